@@ -1,0 +1,47 @@
+# imagewatch — one command to try (make demo), one to test (make test).
+# Needs only python3 (3.11+) and make: everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install test lint format demo run bench clean
+
+help:
+	@echo "make demo    run one check end to end on a local emulator and webhook sink"
+	@echo "make test    install into .venv, lint, and run the whole test suite"
+	@echo "make run     run one check against the HSS project and webhook in your environment"
+	@echo "make bench   print benchmark figures (not part of the tests)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "imagewatch needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python -m imagewatch.demo
+
+run: $(STAMP)
+	$(BIN)/imagewatch run
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .imagewatch

@@ -1,0 +1,227 @@
+"""Authentication to HSS as ``httpx.Auth`` flows: AK/SK signing, a ready token, an IAM password token.
+
+Each flow works for sync and async clients alike (the generator does no I/O of its own). Secrets are
+held in private attributes and never appear in ``repr`` or in any exception text.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from imagewatch.hss import signer
+from imagewatch.hss.errors import HssApiError, HssTransportError
+
+Clock = Callable[[], float]
+TOKEN_REFRESH_MARGIN_S = 300.0  # renew a cached IAM token this long before its expires_at
+EXPIRED_TOKEN_CODES = frozenset({"APIG.0301", "APIG.0307"})
+
+
+def _sdk_date(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime(signer.DATE_FORMAT)
+
+
+def _host_header(url: httpx.URL) -> str:
+    """The Host value the signature covers: the host, with the port when the URL names one."""
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+class AkSkAuth(httpx.Auth):
+    """Signs each request with ``SDK-HMAC-SHA256`` (temporary credentials add ``X-Security-Token``)."""
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        *,
+        project_id: str | None = None,
+        security_token: str | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        if not access_key or not secret_key:
+            raise ValueError("AK/SK authentication needs both an access key and a secret key")
+        self.access_key = access_key
+        self._secret_key = secret_key
+        self.project_id = project_id
+        self._security_token = security_token
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        temporary = ", temporary" if self._security_token else ""
+        return f"AkSkAuth(access_key={self.access_key[:4]}…{temporary})"
+
+    def sign(self, request: httpx.Request) -> None:
+        """Set the date, project and token headers on ``request`` and sign it."""
+        request.headers["X-Sdk-Date"] = _sdk_date(self._clock())
+        request.headers.setdefault("Content-Type", "application/json")
+        if self.project_id:
+            request.headers["X-Project-Id"] = self.project_id
+        if self._security_token:
+            request.headers["X-Security-Token"] = self._security_token
+        signed = {
+            "Host": _host_header(request.url),
+            **{name: request.headers[name] for name in _SIGNED if name in request.headers},
+        }
+        path, _, raw_query = request.url.raw_path.decode("ascii").partition("?")
+        request.headers["Authorization"] = signer.authorization(
+            self.access_key,
+            self._secret_key,
+            request.method,
+            path,
+            signer.split_query(raw_query),
+            signed,
+            request.content,
+        )
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.sign(request)
+        yield request
+
+
+# Headers we sign besides Host: those that carry meaning for the gateway (not transport headers a
+# proxy may rewrite).
+_SIGNED = ("Content-Type", "X-Sdk-Date", "X-Project-Id", "X-Security-Token")
+
+
+class TokenAuth(httpx.Auth):
+    """Sends a ready IAM token as ``X-Auth-Token``."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("token authentication needs a non-empty token")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "TokenAuth(token=***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["X-Auth-Token"] = self._token
+        yield request
+
+
+@dataclass(frozen=True, slots=True)
+class IamScope:
+    """The project a password token is scoped to: by id, or by name (a region id such as cn-north-4)."""
+
+    project_id: str | None = None
+    project_name: str | None = None
+
+    def body(self) -> dict[str, object]:
+        project = {"id": self.project_id} if self.project_id else {"name": self.project_name}
+        return {"project": project}
+
+
+class IamPasswordAuth(httpx.Auth):
+    """Gets an IAM user token from ``/v3/auth/tokens``, caches it, and refreshes it once on a 401.
+
+    The token is reused until ``TOKEN_REFRESH_MARGIN_S`` before its ``expires_at``. When HSS answers
+    401 with ``APIG.0301``/``APIG.0307`` (revoked or expired early), a new token is fetched and the
+    request is sent once more; a second 401 is returned to the caller as is.
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        iam_endpoint: str,
+        user: str,
+        password: str,
+        domain: str,
+        scope: IamScope,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        if not (user and password and domain):
+            raise ValueError("IAM password authentication needs a user, a password and a domain")
+        self.iam_endpoint = iam_endpoint.rstrip("/")
+        self.user = user
+        self._password = password
+        self.domain = domain
+        self.scope = scope
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self.tokens_fetched = 0
+
+    def __repr__(self) -> str:
+        return f"IamPasswordAuth(user={self.user!r}, domain={self.domain!r}, endpoint={self.iam_endpoint!r})"
+
+    def _token_request(self) -> httpx.Request:
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": self.user, "password": self._password, "domain": {"name": self.domain}}
+                    },
+                },
+                "scope": self.scope.body(),
+            }
+        }
+        return httpx.Request(
+            "POST",
+            f"{self.iam_endpoint}/v3/auth/tokens",
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json;charset=utf8"},
+        )
+
+    def _accept_token(self, response: httpx.Response) -> str:
+        if response.status_code != 201 or not response.headers.get("X-Subject-Token"):
+            code, msg = _error_fields(response)
+            raise HssApiError(response.status_code, code, msg or "IAM token request failed",
+                              response.headers.get("X-Request-Id"))
+        try:
+            expires_at = response.json()["token"]["expires_at"]
+            expires = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HssTransportError(f"IAM token answer has no readable token.expires_at ({exc})") from None
+        with self._lock:
+            self._token = response.headers["X-Subject-Token"]
+            self._expires_at = expires
+            self.tokens_fetched += 1
+            return self._token
+
+    def _cached(self) -> str | None:
+        with self._lock:
+            if self._token and self._clock() < self._expires_at - TOKEN_REFRESH_MARGIN_S:
+                return self._token
+            return None
+
+    def _invalidate(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self._cached()
+        if token is None:
+            token = self._accept_token((yield self._token_request()))
+        request.headers["X-Auth-Token"] = token
+        response = yield request
+        if response.status_code == 401 and _error_fields(response)[0] in EXPIRED_TOKEN_CODES:
+            self._invalidate(token)
+            token = self._accept_token((yield self._token_request()))
+            request.headers["X-Auth-Token"] = token
+            yield request
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
+    """(error_code, error_msg) from any of the three error body shapes the SDK accepts."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
+        if code_key in body or msg_key in body:
+            code, msg = body.get(code_key), body.get(msg_key)
+            return (str(code) if code is not None else None), (str(msg) if msg is not None else None)
+    return None, None

@@ -1,0 +1,56 @@
+"""``Violation``: what evaluation produces and what the ledger, digests and reports consume.
+
+A violation's fingerprint is stable across runs: a hash of the policy id and the subject — the image
+record's identity (``Image.identity``) for image rules, ``fleet`` for fleet rules — so the ledger can
+tell new from still-open from resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+SEVERITY_ORDER: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}  # 0 = worst
+
+
+def fingerprint(policy_id: str, subject: str) -> str:
+    """Stable id of (policy, subject): 20 hex chars of SHA-256 over ``policy_id NUL subject``."""
+    return hashlib.sha256(f"{policy_id}\x00{subject}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One policy broken by one image (or by the fleet as a whole)."""
+
+    policy_id: str
+    policy_title: str
+    severity: Severity
+    subject: str  # Image.identity, or "fleet"
+    label: str  # what people call it: "nginx:1.25 on host-7", or the policy title for fleet rules
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    examples: tuple[str, ...] = ()  # fleet rules: a few image labels that count towards the figure
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.policy_id, self.subject)
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Worst first, then by policy and subject, so every digest and report orders alike."""
+        return (SEVERITY_ORDER[self.severity], self.policy_id, self.subject)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "policy_id": self.policy_id,
+            "policy_title": self.policy_title,
+            "severity": self.severity,
+            "subject": self.subject,
+            "label": self.label,
+            "message": self.message,
+            "fields": dict(self.fields),
+            **({"examples": list(self.examples)} if self.examples else {}),
+        }
