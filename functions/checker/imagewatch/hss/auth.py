@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import httpx
 
 from imagewatch.hss import signer
-from imagewatch.hss.errors import HssApiError, HssTransportError
+from imagewatch.hss.errors import HssApiError, HssTransportError, error_fields
 
 Clock = Callable[[], float]
 TOKEN_REFRESH_MARGIN_S = 300.0  # renew a cached IAM token this long before its expires_at
@@ -159,7 +159,11 @@ class IamPasswordAuth(httpx.Auth):
                 "identity": {
                     "methods": ["password"],
                     "password": {
-                        "user": {"name": self.user, "password": self._password, "domain": {"name": self.domain}}
+                        "user": {
+                            "name": self.user,
+                            "password": self._password,
+                            "domain": {"name": self.domain},
+                        }
                     },
                 },
                 "scope": self.scope.body(),
@@ -175,8 +179,12 @@ class IamPasswordAuth(httpx.Auth):
     def _accept_token(self, response: httpx.Response) -> str:
         if response.status_code != 201 or not response.headers.get("X-Subject-Token"):
             code, msg = _error_fields(response)
-            raise HssApiError(response.status_code, code, msg or "IAM token request failed",
-                              response.headers.get("X-Request-Id"))
+            raise HssApiError(
+                response.status_code,
+                code,
+                msg or "IAM token request failed",
+                response.headers.get("X-Request-Id"),
+            )
         try:
             expires_at = response.json()["token"]["expires_at"]
             expires = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
@@ -213,15 +221,7 @@ class IamPasswordAuth(httpx.Auth):
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
-    """(error_code, error_msg) from any of the three error body shapes the SDK accepts."""
     try:
-        body = response.json()
+        return error_fields(response.json())
     except ValueError:
         return None, None
-    if not isinstance(body, dict):
-        return None, None
-    for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
-        if code_key in body or msg_key in body:
-            code, msg = body.get(code_key), body.get(msg_key)
-            return (str(code) if code is not None else None), (str(msg) if msg is not None else None)
-    return None, None

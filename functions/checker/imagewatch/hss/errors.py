@@ -77,3 +77,21 @@ class InventoryTooLargeError(HssError):
             f"HSS reports {total_num} images but ListImageLocal pages only up to offset 2,000,000: "
             f"{total_num - reachable} images are unreachable; narrow the query (select) to split it"
         )
+
+
+def error_fields(body: object) -> tuple[str | None, str | None]:
+    """(error_code, error_msg) from any error body shape HSS, APIG or IAM uses.
+
+    HSS/APIG: ``error_code``/``error_msg``; the SDK also accepts ``errorCode``/``errorMsg`` and
+    ``code``/``message``; IAM nests ``{"error": {"code", "message"}}``.
+    """
+    if not isinstance(body, dict):
+        return None, None
+    nested = body.get("error")
+    if isinstance(nested, dict):
+        body = nested
+    for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
+        if code_key in body or msg_key in body:
+            code, msg = body.get(code_key), body.get(msg_key)
+            return (None if code is None else str(code)), (None if msg is None else str(msg)[:500])
+    return None, None

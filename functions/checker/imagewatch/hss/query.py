@@ -151,11 +151,7 @@ class ImageQuery:
 
     def filters(self) -> dict[str, object]:
         """The set parameters other than paging, as a plain dict (for reports and plan keys)."""
-        return {
-            name: getattr(self, name)
-            for name in FILTER_PARAMS
-            if getattr(self, name) is not None
-        }
+        return {name: getattr(self, name) for name in FILTER_PARAMS if getattr(self, name) is not None}
 
     def page(self, offset: int, limit: int = MAX_LIMIT) -> ImageQuery:
         """This query at another page (bounds are checked again)."""

@@ -70,7 +70,14 @@ def canonical_request(
     canonical_headers = "".join(f"{name}:{lowered.get(name, '')}\n" for name in names)
     body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_HASH
     return "\n".join(
-        (method.upper(), canonical_uri(path), encode_query(query), canonical_headers, ";".join(names), body_hash)
+        (
+            method.upper(),
+            canonical_uri(path),
+            encode_query(query),
+            canonical_headers,
+            ";".join(names),
+            body_hash,
+        )
     )
 
 
