@@ -28,12 +28,18 @@ from imagewatch.hss.errors import (
 )
 from imagewatch.hss.model import Image, parse_image
 from imagewatch.hss.query import MAX_LIMIT, MAX_OFFSET, ImageQuery
-from imagewatch.hss.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from imagewatch.hss.signer import encode_query
+from imagewatch.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full page is well under 1 MB; anything near this is not HSS
-DEDUP_WINDOW_PAGES = 2  # repeats caused by offset shifts show up right after a page boundary
+DEDUP_WINDOW_PAGES = 2
+# Retried: 429 (APIG.0308) and 502/503/504, plus answers that never arrived (connection errors,
+# timeouts, non-JSON bodies). Other 4xx are final: the same request would fail the same way, and
+# repeated AK/SK failures lock the AK for five minutes.
+RETRYABLE_STATUS = frozenset(
+    {429, 502, 503, 504}
+)  # repeats caused by offset shifts show up right after a page boundary
 
 
 @dataclass(slots=True)

@@ -1,8 +1,6 @@
-"""When and how long to wait before trying an HSS request again.
+"""How long to wait before trying a request again: bounded backoff with jitter, ``Retry-After`` first.
 
-Retried: 429 (``APIG.0308``), 502/503/504, and answers that never arrived (connection errors, timeouts,
-truncated or non-JSON bodies). Never retried: 4xx other than 429, because the same request would fail
-the same way (and repeated AK/SK failures lock the AK for five minutes).
+Shared by the HSS client and chat delivery; each decides *what* is retryable, this decides *when*.
 """
 
 from __future__ import annotations
@@ -10,8 +8,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)

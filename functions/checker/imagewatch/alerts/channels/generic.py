@@ -1,0 +1,78 @@
+"""A generic JSON webhook: a documented body, signed with HMAC-SHA256 when a secret is set.
+
+Body (version 1, docs/webhooks.md): ``{"source": "imagewatch", "version": 1, "title", "target",
+"run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "report_url",
+"alerts": [{"kind", "severity", "policy_id", "policy_title", "label", "message", "fingerprint"}],
+"truncated": N}``.
+
+Signature: ``X-Imagewatch-Timestamp: <unix seconds>`` and
+``X-Imagewatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; a receiver
+recomputes it over the raw body and rejects timestamps older than five minutes.
+Success is any 2xx; 429 and 5xx are retried; other answers are final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from imagewatch.alerts.channels import SendResult
+from imagewatch.alerts.digest import Digest, fit
+from imagewatch.alerts.text import clean
+from imagewatch.retry import parse_retry_after
+
+NAME = "generic"
+MAX_ALERTS = 500
+
+
+def render(digest: Digest) -> dict[str, object]:
+    fitted = fit(digest.items, lambda item: 1, MAX_ALERTS, MAX_ALERTS)
+    return {
+        "source": "imagewatch",
+        "version": 1,
+        "title": digest.title,
+        "target": digest.target,
+        "run_id": digest.run_id,
+        "generated_at": digest.generated_at,
+        "dry_run": digest.dry_run,
+        "open_by_severity": dict(digest.open_by_severity),
+        "counts": dict(digest.counts),
+        "problems": list(digest.problems),
+        "report_url": digest.report_url,
+        "alerts": [
+            {
+                "kind": item.kind,
+                "severity": item.severity,
+                "policy_id": item.policy_id,
+                "policy_title": item.policy_title,
+                "label": clean(item.label, 1000),
+                "message": clean(item.message, 2000),
+                "fingerprint": item.fingerprint,
+            }
+            for item in fitted.shown
+        ],
+        "truncated": len(fitted.hidden),
+    }
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def prepare(url: str, payload: dict[str, object], secret: str | None, now: float) -> tuple[str, dict, bytes]:
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        timestamp = str(int(now))
+        headers["X-Imagewatch-Timestamp"] = timestamp
+        headers["X-Imagewatch-Signature"] = sign(secret, timestamp, body)
+    return url, headers, body
+
+
+def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> SendResult:
+    if 200 <= status < 300:
+        return SendResult(ok=True)
+    if status == 429 or status >= 500:
+        return SendResult(False, True, parse_retry_after(headers.get("retry-after"), now), f"HTTP {status}")
+    return SendResult(False, False, None, f"HTTP {status}")

@@ -1,0 +1,73 @@
+"""Slack incoming webhooks: a Block Kit digest; success is HTTP 200 with the body ``ok``.
+
+Limits (Slack docs): ≤ 50 blocks, header ≤ 150 chars, section text ≤ 3000 chars, fallback ``text``
+≤ 40,000 chars. Inventory text is escaped (``& < >``), so it cannot form links or ``<!channel>``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from imagewatch.alerts.channels import SendResult
+from imagewatch.alerts.digest import Digest, DigestItem, fit
+from imagewatch.alerts.text import clean
+from imagewatch.retry import parse_retry_after
+
+NAME = "slack"
+MAX_BLOCKS = 50
+HEADER_CHARS = 150
+SECTION_CHARS = 3000
+ITEM_CHARS = 900
+FIXED_BLOCKS = 5  # header, summary, problems, divider, closing context
+TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
+
+
+def escape(text: object, limit: int = 300) -> str:
+    return clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _item_text(item: DigestItem) -> str:
+    text = (
+        f"*{TAGS[item.kind]}* · *{item.severity.upper()}* · {escape(item.policy_title, 150)}\n"
+        f"`{escape(item.label, 200)}` — {escape(item.message, 500)}"
+    )
+    return text[:ITEM_CHARS]
+
+
+def render(digest: Digest) -> dict[str, object]:
+    fitted = fit(digest.items, lambda item: 1, MAX_BLOCKS - FIXED_BLOCKS, MAX_BLOCKS - FIXED_BLOCKS)
+    summary = f"*{escape(digest.target, 200)}* · {escape(digest.severity_line())}"
+    blocks: list[dict[str, object]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clean(digest.title, HEADER_CHARS)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary[:SECTION_CHARS]}},
+    ]
+    if digest.problems:
+        problems = "\n".join(f"⚠️ {escape(p, 400)}" for p in digest.problems)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": problems[:SECTION_CHARS]}})
+    blocks.append({"type": "divider"})
+    blocks.extend(
+        {"type": "section", "text": {"type": "mrkdwn", "text": _item_text(item)}} for item in fitted.shown
+    )
+    closing = [fitted.more_line(), f"run {digest.run_id} · {digest.generated_at}"]
+    if digest.report_url:
+        closing.append(f"<{digest.report_url}|report>")
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(c for c in closing if c)}]}
+    )
+    fallback = f"{digest.title} — {digest.severity_line()}"
+    return {"text": fallback[:40_000], "blocks": blocks}
+
+
+def prepare(url: str, payload: dict[str, object], secret: str | None, now: float) -> tuple[str, dict, bytes]:
+    """Slack signs nothing: the URL is the secret."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return url, {"Content-Type": "application/json"}, body
+
+
+def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> SendResult:
+    text = body[:200].decode("utf-8", "replace").strip()
+    if status == 200 and text == "ok":
+        return SendResult(ok=True)
+    if status == 429 or status >= 500:
+        return SendResult(False, True, parse_retry_after(headers.get("retry-after"), now), f"HTTP {status}")
+    return SendResult(False, False, None, f"HTTP {status} {text[:80]}")

@@ -1,0 +1,124 @@
+"""Sending a rendered digest to a channel: timeouts, bounded retries, the platform's own verdict.
+
+Nothing here decides *what* to send (the ledger does) or *how it looks* (the platform module does).
+The webhook URL is a secret: it never appears in an outcome, a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import httpx
+
+from imagewatch import __version__
+from imagewatch.alerts.channels import SendResult
+from imagewatch.alerts.ledger import ChannelRule
+from imagewatch.retry import RetryPolicy
+
+MAX_ANSWER_BYTES = 64 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A configured chat destination. ``url`` and ``secret`` are secrets and stay out of ``repr``."""
+
+    name: str
+    platform: ModuleType = field(repr=False)
+    url: str = field(repr=False)
+    rule: ChannelRule
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def platform_name(self) -> str:
+        return str(self.platform.NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened when a channel was sent one digest."""
+
+    channel: str
+    platform: str
+    ok: bool
+    attempts: int
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "channel": self.channel,
+            "platform": self.platform,
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "detail": self.detail,
+        }
+
+
+class Deliverer:
+    """Posts payloads; retries what the platform calls temporary, within ``retry``."""
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy(max_attempts=3, base_s=1.0, cap_s=10.0, throttle_floor_s=1.0)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random()  # noqa: S311 - jitter
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            verify=True,
+            follow_redirects=False,
+            headers={"User-Agent": f"imagewatch/{__version__}"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, channel: Channel, payload: dict[str, object]) -> Outcome:
+        attempt = 0
+        while True:
+            attempt += 1
+            url, headers, body = channel.platform.prepare(channel.url, payload, channel.secret, self._clock())
+            result = self._post(channel, url, headers, body)
+            if result.ok:
+                return Outcome(channel.name, channel.platform_name, True, attempt, "delivered")
+            if not result.retryable or attempt >= self.retry.max_attempts:
+                return Outcome(channel.name, channel.platform_name, False, attempt, result.detail)
+            status = 429 if result.retry_after is not None else None
+            self._sleep(
+                self.retry.delay(attempt, status=status, retry_after=result.retry_after, rng=self._rng)
+            )
+
+    def _post(self, channel: Channel, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        try:
+            with self._http.stream("POST", url, headers=headers, content=body) as response:
+                answer = b""
+                for chunk in response.iter_bytes():
+                    answer += chunk
+                    if len(answer) >= MAX_ANSWER_BYTES:
+                        break
+                answer_headers = {k.lower(): v for k, v in response.headers.items()}
+                return channel.platform.judge(response.status_code, answer_headers, answer, self._clock())
+        except httpx.TimeoutException as exc:
+            return SendResult(False, True, None, f"timeout ({exc.__class__.__name__})")
+        except httpx.TransportError as exc:
+            return SendResult(False, True, None, scrub(f"{exc.__class__.__name__}: {exc}", url, channel.url))
+
+
+def scrub(text: str, *urls: str) -> str:
+    """``text`` with any webhook URL replaced, so errors can be shown safely."""
+    for url in urls:
+        if url:
+            text = text.replace(url, "<webhook>")
+    return text[:300]

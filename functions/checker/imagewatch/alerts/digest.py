@@ -1,0 +1,132 @@
+"""The digest: one message's worth of alerts for one channel, before any platform formats it.
+
+Pure data and pure functions. Every platform renders the same ``Digest``; what differs is markup and
+budget, which ``fit`` handles once for all of them: take items worst first while they fit, then say
+"…and N more" with the remainder counted by severity.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from imagewatch.alerts.ledger import Alert
+from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
+
+HEADER = "imagewatch compliance"  # fixed text in every message, so keyword-filtered bots keep matching
+KIND_ORDER = {"new": 0, "reminder": 1, "resolved": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    kind: str  # new | reminder | resolved
+    severity: str
+    policy_id: str
+    policy_title: str
+    label: str
+    message: str
+    fingerprint: str
+
+    def sort_key(self) -> tuple[int, int, str, str]:
+        """Firing before resolved; worst severity first; then stable by policy and image."""
+        firing = 0 if self.kind != "resolved" else 1
+        return (firing, SEVERITY_ORDER.get(self.severity, 0), self.policy_id, self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    target: str
+    run_id: str
+    generated_at: str  # ISO 8601 UTC
+    items: tuple[DigestItem, ...]
+    open_by_severity: Mapping[str, int]  # every violation open after this run, by severity
+    problems: tuple[str, ...] = ()  # invalid policies, incomplete reads: said in every digest
+    report_url: str | None = None
+    dry_run: bool = False
+    counts: Mapping[str, int] = field(default_factory=dict)  # items by kind
+
+    @property
+    def title(self) -> str:
+        parts = [f"{self.counts.get(kind, 0)} {kind}" for kind in ("new", "reminder", "resolved")]
+        shown = ", ".join(p for p in parts if not p.startswith("0 ")) or "no changes"
+        prefix = "[dry run] " if self.dry_run else ""
+        return f"{prefix}{HEADER}: {shown}"
+
+    def severity_line(self) -> str:
+        """``open: high 3 · medium 1`` (zero counts left out)."""
+        shown = [
+            f"{sev} {self.open_by_severity[sev]}" for sev in SEVERITIES if self.open_by_severity.get(sev)
+        ]
+        return "open: " + (" · ".join(shown) if shown else "none")
+
+
+def build_digest(
+    alerts: Iterable[Alert],
+    *,
+    target: str,
+    run_id: str,
+    generated_at: str,
+    titles: Mapping[str, str],
+    open_by_severity: Mapping[str, int],
+    problems: Sequence[str] = (),
+    report_url: str | None = None,
+    dry_run: bool = False,
+) -> Digest:
+    items = sorted(
+        (
+            DigestItem(
+                kind=alert.kind,
+                severity=alert.entry.severity,
+                policy_id=alert.entry.policy_id,
+                policy_title=titles.get(alert.entry.policy_id, alert.entry.policy_id),
+                label=alert.entry.label,
+                message=alert.entry.message,
+                fingerprint=alert.entry.fingerprint,
+            )
+            for alert in alerts
+        ),
+        key=DigestItem.sort_key,
+    )
+    return Digest(
+        target=target,
+        run_id=run_id,
+        generated_at=generated_at,
+        items=tuple(items),
+        open_by_severity=dict(open_by_severity),
+        problems=tuple(problems),
+        report_url=report_url,
+        dry_run=dry_run,
+        counts=dict(Counter(item.kind for item in items)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    shown: tuple[DigestItem, ...]
+    hidden: tuple[DigestItem, ...]
+
+    def more_line(self) -> str | None:
+        """``…and 12 more (high 2, medium 10)``, or None when everything fit."""
+        if not self.hidden:
+            return None
+        counts = Counter(item.severity for item in self.hidden)
+        by_severity = ", ".join(f"{sev} {counts[sev]}" for sev in SEVERITIES if counts.get(sev))
+        return f"…and {len(self.hidden)} more ({by_severity})"
+
+
+def fit(
+    items: Sequence[DigestItem], cost: Callable[[DigestItem], int], budget: int, max_items: int
+) -> Fitted:
+    """Take items in order while their summed ``cost`` stays within ``budget`` (and ``max_items``)."""
+    used = 0
+    taken = 0
+    for item in items:
+        if taken >= max_items:
+            break
+        size = cost(item)
+        if used + size > budget:
+            break
+        used += size
+        taken += 1
+    return Fitted(tuple(items[:taken]), tuple(items[taken:]))

@@ -1,0 +1,207 @@
+"""The alert ledger's decisions, as pure functions: what is new, still open, resolved, and due.
+
+An entry per violation fingerprint (policy id + image identity, see ``imagewatch.violation``) remembers
+when it was seen and, per channel, what that channel has been told. The rules:
+
+* a violation not in the ledger (or back after it was resolved) is **new**;
+* an open entry whose policy was judged on a complete read this run and that was not found is
+  **resolved**; an incomplete read, or a policy that was skipped, resolves nothing;
+* a channel is due an alert when it has not confirmed ``new`` yet (so failed sends are retried next
+  run), a ``reminder`` when ``repeat_interval`` has passed since it was last told, and ``resolved``
+  once when it had been told the violation and wants resolved notices;
+* an entry is finished — and may be forgotten — once it is resolved and no channel is owed anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from imagewatch.violation import Violation
+
+EventKind = Literal["new", "reminder", "resolved"]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What one channel has confirmed for one entry (ms timestamps; None = not yet)."""
+
+    new_at: int | None = None
+    last_sent_at: int | None = None
+    resolved_at: int | None = None
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    fingerprint: str
+    policy_id: str
+    subject: str
+    severity: str
+    label: str
+    message: str
+    status: Literal["open", "resolved"]
+    first_seen: int
+    last_seen: int
+    resolved_at: int | None = None
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+
+    @classmethod
+    def from_violation(cls, violation: Violation, now: int) -> LedgerEntry:
+        return cls(
+            fingerprint=violation.fingerprint,
+            policy_id=violation.policy_id,
+            subject=violation.subject,
+            severity=violation.severity,
+            label=violation.label,
+            message=violation.message,
+            status="open",
+            first_seen=now,
+            last_seen=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRule:
+    """The ledger's view of a channel: who it is, and what it wants to hear about."""
+
+    name: str
+    send_resolved: bool = True
+    repeat_interval_ms: int | None = None  # None: no reminders
+
+    def wants(self, entry: LedgerEntry) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One thing one channel should be told."""
+
+    kind: EventKind
+    entry: LedgerEntry
+    violation: Violation | None = None  # the current finding, for new and reminder alerts
+
+
+@dataclass(slots=True)
+class Reconciliation:
+    entries: dict[str, LedgerEntry]
+    new: list[LedgerEntry]
+    still_open: list[LedgerEntry]
+    resolved: list[LedgerEntry]
+    changed: set[str]
+
+
+def reconcile(
+    previous: Mapping[str, LedgerEntry],
+    found: Iterable[Violation],
+    judged_policies: set[str],
+    now: int,
+) -> Reconciliation:
+    """Merge this run's findings into the ledger (returns new objects; ``previous`` is not changed).
+
+    ``judged_policies``: policy ids evaluated this run over a complete read — only their open entries
+    can resolve.
+    """
+    entries = {fp: _copy(entry) for fp, entry in previous.items()}
+    new: list[LedgerEntry] = []
+    still: list[LedgerEntry] = []
+    changed: set[str] = set()
+    seen: set[str] = set()
+    for violation in found:
+        fp = violation.fingerprint
+        if fp in seen:
+            continue
+        seen.add(fp)
+        entry = entries.get(fp)
+        if entry is None or entry.status == "resolved":
+            entry = LedgerEntry.from_violation(violation, now)
+            entries[fp] = entry
+            new.append(entry)
+        else:
+            entry.last_seen = now
+            entry.severity, entry.label, entry.message = (
+                violation.severity,
+                violation.label,
+                violation.message,
+            )
+            still.append(entry)
+        changed.add(fp)
+    resolved: list[LedgerEntry] = []
+    for fp, entry in entries.items():
+        if entry.status == "open" and fp not in seen and entry.policy_id in judged_policies:
+            entry.status = "resolved"
+            entry.resolved_at = now
+            resolved.append(entry)
+            changed.add(fp)
+    return Reconciliation(entries, new, still, resolved, changed)
+
+
+def due_alerts(
+    entries: Iterable[LedgerEntry],
+    channel: ChannelRule,
+    now: int,
+    violations: Mapping[str, Violation] | None = None,
+) -> list[Alert]:
+    """What ``channel`` should be told now, from the ledger alone (so failed sends come back)."""
+    alerts: list[Alert] = []
+    current = violations or {}
+    for entry in entries:
+        if not channel.wants(entry):
+            continue
+        delivery = entry.deliveries.get(channel.name)
+        if entry.status == "open":
+            if delivery is None or delivery.new_at is None:
+                alerts.append(Alert("new", entry, current.get(entry.fingerprint)))
+            elif (
+                channel.repeat_interval_ms is not None
+                and delivery.last_sent_at is not None
+                and now - delivery.last_sent_at >= channel.repeat_interval_ms
+            ):
+                alerts.append(Alert("reminder", entry, current.get(entry.fingerprint)))
+        elif (
+            channel.send_resolved
+            and delivery is not None
+            and delivery.new_at is not None
+            and delivery.resolved_at is None
+        ):
+            alerts.append(Alert("resolved", entry))
+    return alerts
+
+
+def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
+    """Record a channel's confirmation of ``alerts`` on their entries; returns the changed fingerprints."""
+    changed: set[str] = set()
+    for alert in alerts:
+        delivery = alert.entry.deliveries.setdefault(channel, Delivery())
+        if alert.kind == "new":
+            delivery.new_at = now
+        if alert.kind == "resolved":
+            delivery.resolved_at = now
+        delivery.last_sent_at = now
+        changed.add(alert.entry.fingerprint)
+    return changed
+
+
+def is_finished(entry: LedgerEntry, channels: Iterable[ChannelRule]) -> bool:
+    """Resolved, and no channel is still owed its resolved notice."""
+    if entry.status != "resolved":
+        return False
+    for channel in channels:
+        delivery = entry.deliveries.get(channel.name)
+        owed = (
+            channel.send_resolved
+            and channel.wants(entry)
+            and delivery is not None
+            and delivery.new_at is not None
+            and delivery.resolved_at is None
+        )
+        if owed:
+            return False
+    return True
+
+
+def _copy(entry: LedgerEntry) -> LedgerEntry:
+    return dataclasses.replace(
+        entry, deliveries={name: dataclasses.replace(d) for name, d in entry.deliveries.items()}
+    )

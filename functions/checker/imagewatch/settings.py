@@ -1,0 +1,193 @@
+"""The one place that reads configuration (the contract in docs/configuration.md).
+
+Settings come from environment variables; in AWS a Secrets Manager secret's JSON object overlays them
+(``SETTINGS_SECRET``). Secret values are kept out of ``repr`` and out of ``redacted()``, which is what
+reports and summaries show.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SECRET_NAMES = frozenset(
+    {
+        "HSS_AK",
+        "HSS_SK",
+        "HSS_SECURITY_TOKEN",
+        "HSS_AUTH_TOKEN",
+        "HSS_IAM_PASSWORD",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
+    }
+)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; names the variable, never a secret's value."""
+
+    def __init__(self, variable: str, value: str | None, expected: str) -> None:
+        self.variable = variable
+        shown = "(set, hidden)" if variable in SECRET_NAMES and value else repr(value)
+        super().__init__(f"{variable}: got {shown}, expected {expected}")
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(variable: str, url: str) -> str:
+    """An https URL, or http only towards this machine (the emulator, test stand-ins)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and is_loopback_url(url):
+        return url
+    raise SettingsError(variable, url, "an https:// URL (http:// only for 127.0.0.1/localhost)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with. Build with ``Settings.from_env``."""
+
+    hss_project_id: str
+    hss_endpoint: str
+    hss_region: str | None = None
+    hss_enterprise_project_id: str | None = None
+    hss_ak: str | None = field(default=None, repr=False)
+    hss_sk: str | None = field(default=None, repr=False)
+    hss_security_token: str | None = field(default=None, repr=False)
+    hss_auth_token: str | None = field(default=None, repr=False)
+    hss_iam_user: str | None = None
+    hss_iam_password: str | None = field(default=None, repr=False)
+    hss_iam_domain: str | None = None
+    hss_iam_endpoint: str | None = None
+    policy_path: Path = Path("policies")
+    webhook_url: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    channels_file: Path | None = None
+    state_table: str | None = None
+    state_path: Path = Path(".imagewatch/state.sqlite3")
+    report_bucket: str | None = None
+    report_prefix: str = "imagewatch/"
+    report_dir: Path = Path(".imagewatch/reports")
+    target: str = field(default="")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and check the contract's variables; empty values count as unset."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        from imagewatch.hss.endpoint import check_region, hss_endpoint, iam_endpoint
+
+        project = get("HSS_PROJECT_ID")
+        if not project:
+            raise SettingsError("HSS_PROJECT_ID", None, "the HSS project id (My Credentials → Projects)")
+        region = get("HSS_REGION")
+        if region:
+            try:
+                check_region(region)
+            except ValueError:
+                raise SettingsError("HSS_REGION", region, "a region id such as 'cn-north-4'") from None
+        endpoint = get("HSS_ENDPOINT")
+        if endpoint:
+            endpoint = check_url("HSS_ENDPOINT", endpoint)
+        elif region:
+            endpoint = hss_endpoint(region)
+        else:
+            raise SettingsError("HSS_ENDPOINT", None, "HSS_REGION or HSS_ENDPOINT to be set")
+        iam = get("HSS_IAM_ENDPOINT")
+        iam = check_url("HSS_IAM_ENDPOINT", iam) if iam else (iam_endpoint(region) if region else endpoint)
+        webhook = get("WEBHOOK_URL")
+        if webhook:
+            check_url("WEBHOOK_URL", webhook)
+        _check_credentials(get)
+        optional_path = get("CHANNELS_FILE")
+        settings = cls(
+            hss_project_id=project,
+            hss_endpoint=endpoint,
+            hss_region=region,
+            hss_enterprise_project_id=get("HSS_ENTERPRISE_PROJECT_ID"),
+            hss_ak=get("HSS_AK"),
+            hss_sk=get("HSS_SK"),
+            hss_security_token=get("HSS_SECURITY_TOKEN"),
+            hss_auth_token=get("HSS_AUTH_TOKEN"),
+            hss_iam_user=get("HSS_IAM_USER"),
+            hss_iam_password=get("HSS_IAM_PASSWORD"),
+            hss_iam_domain=get("HSS_IAM_DOMAIN"),
+            hss_iam_endpoint=iam,
+            policy_path=Path(get("POLICY_PATH") or "policies"),
+            webhook_url=webhook,
+            webhook_secret=get("WEBHOOK_SECRET"),
+            channels_file=Path(optional_path) if optional_path else None,
+            state_table=get("STATE_TABLE"),
+            state_path=Path(get("STATE_PATH") or ".imagewatch/state.sqlite3"),
+            report_bucket=get("REPORT_BUCKET"),
+            report_prefix=get("REPORT_PREFIX") or "imagewatch/",
+            report_dir=Path(get("REPORT_DIR") or ".imagewatch/reports"),
+        )
+        object.__setattr__(settings, "target", settings.default_target())
+        return settings
+
+    def default_target(self) -> str:
+        """The ledger partition: which HSS project (and enterprise project) this run watches."""
+        eps = self.hss_enterprise_project_id or "0"
+        return f"{self.hss_region or urlsplit(self.hss_endpoint).netloc}/{self.hss_project_id}/{eps}"
+
+    @property
+    def auth_mode(self) -> str:
+        if self.hss_ak:
+            return "aksk-temporary" if self.hss_security_token else "aksk"
+        if self.hss_auth_token:
+            return "token"
+        return "iam-password"
+
+    def redacted(self) -> dict[str, object]:
+        """Settings in force, as reports show them: secrets replaced by whether they are set."""
+        out: dict[str, object] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name.upper() in SECRET_NAMES:
+                out[item.name] = "(set)" if value else None
+            else:
+                out[item.name] = str(value) if isinstance(value, Path) else value
+        out["auth_mode"] = self.auth_mode
+        return out
+
+
+def _check_credentials(read: Callable[[str], str | None]) -> None:
+    """One complete way to authenticate must be configured (AK/SK wins over a token over a password)."""
+    ak, sk = read("HSS_AK"), read("HSS_SK")
+    if ak or sk:
+        if not ak:
+            raise SettingsError("HSS_AK", None, "an access key to go with HSS_SK")
+        if not sk:
+            raise SettingsError("HSS_SK", None, "a secret key to go with HSS_AK")
+        return
+    if read("HSS_AUTH_TOKEN"):
+        return
+    names = ("HSS_IAM_USER", "HSS_IAM_PASSWORD", "HSS_IAM_DOMAIN")
+    values = [read(name) for name in names]
+    if any(values):
+        for name, value in zip(names, values, strict=True):
+            if not value:
+                raise SettingsError(name, None, "a value: IAM password login needs user, password and domain")
+        return
+    raise SettingsError(
+        "HSS_AK",
+        None,
+        "credentials: HSS_AK + HSS_SK, or HSS_AUTH_TOKEN, "
+        "or HSS_IAM_USER + HSS_IAM_PASSWORD + HSS_IAM_DOMAIN",
+    )
