@@ -1,34 +1,101 @@
-"""The ``imagewatch`` command: run, invoke, validate, test, preview, emulator.
+"""The ``imagewatch`` command: run, invoke, validate, test, emulator.
 
-Sub-commands import what they need when they run, so ``imagewatch --help`` stays fast and the
+Sub-commands import what they need when they run, so ``imagewatch --help`` stays fast, and the
 deployed handler never imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
-def _emulator(args: argparse.Namespace, rest: list[str]) -> int:
-    from imagewatch.emulator.cli import main as emulator_main
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
 
-    return emulator_main(rest)
+
+def _invoke(args: argparse.Namespace) -> int:
+    """Run the Lambda handler in-process on an event file, as ``sam local invoke -e`` would."""
+    from imagewatch.handler import lambda_handler
+    from imagewatch.local_context import LocalContext
+
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"imagewatch invoke: {args.event}: {exc}", file=sys.stderr)
+        return 2
+    summary = lambda_handler(event, LocalContext(timeout_s=args.timeout))
+    _print_json(summary)
+    return 1 if summary.get("errors") else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """One check against the HSS project and webhook configured in the environment."""
+    from imagewatch.handler import handle
+
+    event = {"source": "manual", "action": "check", "dry_run": args.dry_run}
+    if args.policy:
+        event["policies"] = args.policy
+    summary = handle(event, os.environ)
+    _print_json(summary)
+    return 1 if summary.get("errors") else 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from imagewatch.policy.validate import validate_cli
+
+    return validate_cli(args.paths or [os.environ.get("POLICY_PATH", "policies")], sys.stdout)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from imagewatch.policy.examples import run_examples_cli
+
+    return run_examples_cli(args.paths or [os.environ.get("POLICY_PATH", "policies")], sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagewatch", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    invoke = sub.add_parser("invoke", help="run the Lambda handler in-process on an event file")
+    invoke.add_argument("event", help="an event JSON file, e.g. events/scheduled.json")
+    invoke.add_argument("--timeout", type=float, default=900.0, help="the context's time budget (s)")
+    invoke.set_defaults(handler=_invoke)
+
+    run = sub.add_parser("run", help="one check with the settings in your environment")
+    run.add_argument("--dry-run", action="store_true", help="evaluate and print the digest; send nothing")
+    run.add_argument("--policy", action="append", help="only this policy id (repeatable)")
+    run.set_defaults(handler=_run)
+
+    validate = sub.add_parser("validate", help="check policy files; every error with file and pointer")
+    validate.add_argument("paths", nargs="*", help="files or folders (default: POLICY_PATH or policies/)")
+    validate.set_defaults(handler=_validate)
+
+    test = sub.add_parser("test", help="run the examples policies carry")
+    test.add_argument("paths", nargs="*", help="files or folders (default: POLICY_PATH or policies/)")
+    test.set_defaults(handler=_test)
+
     emulator = sub.add_parser("emulator", help="serve a local HSS emulator on 127.0.0.1", add_help=False)
-    emulator.set_defaults(handler=_emulator)
+    emulator.set_defaults(handler=None)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    return args.handler(args, rest)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        from imagewatch.emulator.cli import main as emulator_main
+
+        return emulator_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, OSError) as exc:  # settings, events, policy paths: say what and where
+        print(f"imagewatch {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ class Settings:
     policy_path: Path = Path("policies")
     webhook_url: str | None = field(default=None, repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
+    webhook_platform: str | None = None
     channels_file: Path | None = None
     state_table: str | None = None
     state_path: Path = Path(".imagewatch/state.sqlite3")
@@ -131,6 +132,7 @@ class Settings:
             policy_path=Path(get("POLICY_PATH") or "policies"),
             webhook_url=webhook,
             webhook_secret=get("WEBHOOK_SECRET"),
+            webhook_platform=get("WEBHOOK_PLATFORM"),
             channels_file=Path(optional_path) if optional_path else None,
             state_table=get("STATE_TABLE"),
             state_path=Path(get("STATE_PATH") or ".imagewatch/state.sqlite3"),

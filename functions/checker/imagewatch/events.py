@@ -1,0 +1,89 @@
+"""Invocation events: what may start a run, checked with JSON Schema, turned into a ``RunRequest``.
+
+* ``{"source": "schedule", "scheduled_time": "…"}`` — the EventBridge Scheduler (ScheduleV2) input;
+* a classic EventBridge scheduled event (``"source": "aws.events"``, ``"detail-type": "Scheduled Event"``);
+* ``{"source": "manual", "action": "check", "dry_run": true, "policies": [ids]}`` — by hand.
+
+A malformed event is an ``EventError`` naming the JSON pointer, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from imagewatch.run import RunRequest
+
+_TIME = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "schedule": {
+        "type": "object",
+        "required": ["source", "scheduled_time"],
+        "properties": {
+            "source": {"const": "schedule"},
+            "scheduled_time": _TIME,
+            "dry_run": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "aws.events": {
+        "type": "object",
+        "required": ["source", "detail-type", "time"],
+        "properties": {
+            "source": {"const": "aws.events"},
+            "detail-type": {"const": "Scheduled Event"},
+            "time": _TIME,
+        },
+    },
+    "manual": {
+        "type": "object",
+        "required": ["source", "action"],
+        "properties": {
+            "source": {"const": "manual"},
+            "action": {"enum": ["check"]},
+            "dry_run": {"type": "boolean"},
+            "policies": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+        },
+        "additionalProperties": False,
+    },
+}
+_VALIDATORS = {source: Draft202012Validator(schema) for source, schema in SCHEMAS.items()}
+
+
+class EventError(ValueError):
+    """The event cannot start a run; says where and why."""
+
+
+def _pointer(path: Any) -> str:
+    return "/" + "/".join(str(part) for part in path) if path else "(event)"
+
+
+def parse_event(event: object) -> RunRequest:
+    if not isinstance(event, Mapping):
+        raise EventError(f"event: got {type(event).__name__}, expected a JSON object")
+    source = event.get("source")
+    validator = _VALIDATORS.get(source) if isinstance(source, str) else None
+    if validator is None:
+        raise EventError(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}")
+    problems = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
+    if problems:
+        raise EventError("; ".join(f"{_pointer(p.absolute_path)}: {p.message}" for p in problems[:10]))
+    if source == "schedule":
+        return RunRequest("schedule", event["scheduled_time"], dry_run=bool(event.get("dry_run", False)))
+    if source == "aws.events":
+        return RunRequest("eventbridge", event["time"])
+    policies = event.get("policies")
+    return RunRequest(
+        "manual",
+        None,
+        dry_run=bool(event.get("dry_run", False)),
+        policy_ids=tuple(policies) if policies else None,
+    )
