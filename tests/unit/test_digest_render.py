@@ -82,7 +82,7 @@ def test_generic_body_and_signature_verify() -> None:
     assert payload["source"] == "imagewatch" and payload["version"] == 1
     assert [a["severity"] for a in payload["alerts"]] == ["critical", "medium", "low"]
     assert payload["truncated"] == 0
-    url, headers, body = generic.prepare("https://example.test/hook", payload, "s3cret", now=1700000000)
+    _, headers, body = generic.prepare("https://example.test/hook", payload, "s3cret", now=1700000000)
     assert headers["X-Imagewatch-Timestamp"] == "1700000000"
     expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert headers["X-Imagewatch-Signature"] == f"sha256={expected}"

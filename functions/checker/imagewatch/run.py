@@ -11,7 +11,6 @@ that channel confirms (so a failed or crashed send is due again next run).
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,19 +27,9 @@ from imagewatch.plan import PlannedQuery, plan
 from imagewatch.policy import Evaluator, load_policies
 from imagewatch.report.run_report import render_csv, render_json, report_key
 from imagewatch.report.sink import ReportSink
+from imagewatch.request import RunRequest
 from imagewatch.settings import Settings
 from imagewatch.violation import SEVERITIES, Violation
-
-
-@dataclass(frozen=True, slots=True)
-class RunRequest:
-    """What was asked: by whom, for which scheduled time, and whether to change anything."""
-
-    trigger: str  # schedule | eventbridge | manual | cli
-    scheduled_time: str | None = None
-    dry_run: bool = False
-    policy_ids: tuple[str, ...] | None = None  # a subset of the pack; None = all
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
 @dataclass

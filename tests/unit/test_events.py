@@ -1,0 +1,51 @@
+"""Invocation events: each shipped event file parses; malformed ones say where and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imagewatch.events import EventError, parse_event
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_shipped_events_parse() -> None:
+    requests = {path.name: parse_event(json.loads(path.read_text())) for path in EVENTS.glob("*.json")}
+    assert requests["scheduled.json"].trigger == "schedule"
+    assert requests["scheduled.json"].scheduled_time == "2026-11-26T08:00:00Z"
+    assert requests["eventbridge-scheduled.json"].trigger == "eventbridge"
+    assert requests["dry-run.json"].dry_run is True
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        ([], "expected a JSON object"),
+        ({}, "/source: got None"),
+        ({"source": "sqs"}, "/source: got 'sqs', expected one of aws.events, manual, schedule"),
+        ({"source": "schedule"}, "'scheduled_time' is a required property"),
+        (
+            {"source": "schedule", "scheduled_time": "yesterday"},
+            "/scheduled_time: 'yesterday' does not match",
+        ),
+        (
+            {"source": "manual", "action": "check", "dry_run": "yes"},
+            "/dry_run: 'yes' is not of type 'boolean'",
+        ),
+        ({"source": "manual", "action": "explode"}, "/action: 'explode' is not one of ['check']"),
+        ({"source": "manual", "action": "check", "policies": []}, "/policies: [] should be non-empty"),
+        ({"source": "manual", "action": "check", "extra": 1}, "Additional properties are not allowed"),
+    ],
+)
+def test_malformed_events_name_pointer_and_expectation(event: object, fragment: str) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event(event)
+    assert fragment in str(caught.value)
+
+
+def test_manual_subset() -> None:
+    request = parse_event({"source": "manual", "action": "check", "policies": ["a", "b"]})
+    assert request.policy_ids == ("a", "b") and not request.dry_run
