@@ -1,0 +1,31 @@
+"""The SQLite ledger store keeps entries per target, round-trips them exactly, and fails loudly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagewatch.alerts.ledger import ChannelRule, due_alerts, mark_delivered, reconcile
+from imagewatch.alerts.store import SqliteStore, StateStoreError
+from imagewatch.violation import Violation
+
+
+def test_round_trip_per_target(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state" / "ledger.sqlite3")
+    rec = reconcile({}, [Violation("p", "P", "high", "a@h", "a:1 on h", "msg", {"vul_num": 3})], {"p"}, now=5)
+    mark_delivered(due_alerts(rec.entries.values(), ChannelRule("chat"), 5), "chat", 5)
+    store.save("t1", rec.entries.values())
+    store.close()
+    reopened = SqliteStore(tmp_path / "state" / "ledger.sqlite3")
+    assert reopened.load("t1") == rec.entries
+    assert reopened.load("t2") == {}
+    reopened.forget("t1", list(rec.entries))
+    assert reopened.load("t1") == {}
+
+
+def test_unwritable_location_is_a_state_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StateStoreError, match="state store"):
+        SqliteStore(blocker / "ledger.sqlite3")
