@@ -1,0 +1,232 @@
+"""Fault injection, deterministic by count: "the next 3 ListImageLocal requests get 429", never by time.
+
+Three kinds, each counted on its own stream of events (docs/emulator.md has the full table):
+
+* gateway faults (``throttle``, ``error``, ``slow``, ``reset``) hit requests as they arrive, before
+  authentication, like an API gateway in front of HSS: ``after`` requests pass, then ``times`` get it;
+* answer faults (``malformed``, ``corrupt``) alter successful ListImageLocal answers;
+* triggers (``expire_token_after``, ``mutate_after``) fire after the K-th successful answer.
+
+``times=None`` keeps a fault armed until ``clear()``. Plus ``latency_ms``, added to every request.
+All methods are thread-safe; the same plan can be armed from Python, CLI flags or the control endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Target = Literal["list", "iam"]
+GatewayKind = Literal["throttle", "error", "slow", "reset"]
+ERROR_STATUSES = (500, 502, 503, 504)
+TARGETS = ("list", "iam")
+
+
+@dataclass(slots=True)
+class Fault:
+    """One armed fault and its remaining counts."""
+
+    kind: str
+    target: Target = "list"
+    after: int = 0  # matching events to let pass first
+    times: int | None = 1  # events to hit; None = until cleared
+    status: int = 0  # error
+    retry_after: int | None = None  # throttle: Retry-After seconds
+    delay_s: float = 0.0  # slow
+    offset: int = 0  # corrupt: position in the listing
+    field: str | None = "vul_num"  # corrupt: None replaces the whole record
+    value: Any = "many"  # corrupt
+    insert: int = 0  # mutate
+    delete: int = 0  # mutate
+
+    def describe(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, 0, 0.0, "")}
+
+
+def _count(name: str, value: object, *, allow_none: bool = False, low: int = 0) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"fault {name}: got {value!r}, expected an integer ≥ {low}")
+
+
+class Faults:
+    """The armed faults of one emulator."""
+
+    def __init__(self, *, latency_ms: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[Fault] = []
+        self.latency_ms = latency_ms
+        self._token_countdown: int | None = None
+
+    # -- arming ----------------------------------------------------------------------------------
+
+    def _arm(self, fault: Fault) -> Fault:
+        _count("after", fault.after)
+        _count("times", fault.times, allow_none=True, low=1)
+        if fault.target not in TARGETS:
+            raise ValueError(f"fault target: got {fault.target!r}, expected one of {', '.join(TARGETS)}")
+        with self._lock:
+            self._armed.append(fault)
+        return fault
+
+    def throttle(
+        self,
+        times: int | None = 1,
+        *,
+        retry_after: int | None = None,
+        after: int = 0,
+        target: Target = "list",
+    ) -> Fault:
+        """Answer 429 ``APIG.0308`` (with ``Retry-After: retry_after`` seconds when given)."""
+        if retry_after is not None:
+            _count("retry_after", retry_after)
+        return self._arm(Fault("throttle", target, after, times, retry_after=retry_after))
+
+    def error(
+        self, status: int = 503, times: int | None = 1, *, after: int = 0, target: Target = "list"
+    ) -> Fault:
+        """Answer a server error: 500, 502 (``APIG.0201``), 503 or 504 (``APIG.0203``)."""
+        if status not in ERROR_STATUSES:
+            raise ValueError(f"fault status: got {status!r}, expected one of {ERROR_STATUSES}")
+        return self._arm(Fault("error", target, after, times, status=status))
+
+    def slow(
+        self, delay_s: float, times: int | None = 1, *, after: int = 0, target: Target = "list"
+    ) -> Fault:
+        """Wait ``delay_s`` seconds before answering normally (to trip client read timeouts)."""
+        if not isinstance(delay_s, int | float) or delay_s <= 0:
+            raise ValueError(f"fault delay_s: got {delay_s!r}, expected seconds > 0")
+        return self._arm(Fault("slow", target, after, times, delay_s=float(delay_s)))
+
+    def reset(self, times: int | None = 1, *, after: int = 0, target: Target = "list") -> Fault:
+        """Close the connection without any answer (TCP reset)."""
+        return self._arm(Fault("reset", target, after, times))
+
+    def malformed(self, times: int | None = 1, *, after: int = 0) -> Fault:
+        """Answer 200 with a truncated, unparsable JSON body."""
+        return self._arm(Fault("malformed", "list", after, times))
+
+    def corrupt(
+        self, offset: int, field: str | None = "vul_num", value: Any = "many", times: int | None = 1
+    ) -> Fault:
+        """In answers whose page covers listing position ``offset``, set that record's ``field`` to
+        ``value`` (``field=None``: replace the whole record by ``value``)."""
+        _count("offset", offset)
+        return self._arm(Fault("corrupt", "list", 0, times, offset=offset, field=field, value=value))
+
+    def mutate_after(self, requests: int, *, insert: int = 0, delete: int = 0) -> Fault:
+        """After the ``requests``-th next successful listing, delete the first ``delete`` records of that
+        listing and insert ``insert`` clones of its first records at the front (offsets shift)."""
+        _count("requests", requests, low=1)
+        _count("insert", insert)
+        _count("delete", delete)
+        return self._arm(Fault("mutate", "list", requests - 1, 1, insert=insert, delete=delete))
+
+    def expire_token_after(self, requests: int) -> None:
+        """The token used by the ``requests``-th next successful token-authenticated listing expires right
+        after it: later requests with it get 401 ``APIG.0307``."""
+        _count("requests", requests, low=1)
+        with self._lock:
+            self._token_countdown = requests
+
+    def arm(self, spec: Mapping[str, Any]) -> None:
+        """Arm from JSON (control endpoint, CLI): ``{"kind": "throttle", "times": 3, "retry_after": 2}``."""
+        args = {key: value for key, value in spec.items() if key != "kind"}
+        kind = spec.get("kind")
+        methods = {
+            "throttle": self.throttle,
+            "error": self.error,
+            "slow": self.slow,
+            "reset": self.reset,
+            "malformed": self.malformed,
+            "corrupt": self.corrupt,
+            "mutate_after": self.mutate_after,
+            "expire_token_after": self.expire_token_after,
+            "latency": self._set_latency,
+        }
+        if kind not in methods:
+            raise ValueError(f"fault kind: got {kind!r}, expected one of {', '.join(methods)}")
+        try:
+            methods[kind](**args)
+        except TypeError as exc:
+            raise ValueError(f"fault {kind}: {exc}") from None
+
+    def _set_latency(self, ms: float) -> None:
+        if not isinstance(ms, int | float) or ms < 0:
+            raise ValueError(f"fault latency ms: got {ms!r}, expected milliseconds ≥ 0")
+        self.latency_ms = float(ms)
+
+    def clear(self) -> None:
+        """Disarm everything, latency included."""
+        with self._lock:
+            self._armed.clear()
+            self._token_countdown = None
+            self.latency_ms = 0.0
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The armed faults, as JSON-ready descriptions."""
+        with self._lock:
+            described = [fault.describe() for fault in self._armed]
+            if self._token_countdown is not None:
+                described.append({"kind": "expire_token_after", "requests": self._token_countdown})
+            return described
+
+    # -- consuming (the server's side) -----------------------------------------------------------
+
+    def _take(self, kinds: tuple[str, ...], target: Target) -> Fault | None:
+        """Count one event for every armed fault of these kinds; return the first one due, consumed."""
+        chosen: Fault | None = None
+        with self._lock:
+            for fault in list(self._armed):
+                if fault.kind not in kinds or fault.target != target:
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                if chosen is not None:
+                    continue
+                chosen = fault
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._armed.remove(fault)
+        return chosen
+
+    def on_arrival(self, target: Target) -> Fault | None:
+        """A request arrived: the gateway fault it gets, if any."""
+        return self._take(("throttle", "error", "slow", "reset"), target)
+
+    def on_answer(self) -> Fault | None:
+        """A listing succeeded: whether its body is to be malformed."""
+        return self._take(("malformed",), "list")
+
+    def corruptions(self, offset: int, count: int) -> list[Fault]:
+        """Corrupt faults covering positions offset..offset+count-1 of this answer, consumed."""
+        hits: list[Fault] = []
+        with self._lock:
+            for fault in list(self._armed):
+                if fault.kind == "corrupt" and offset <= fault.offset < offset + count:
+                    hits.append(fault)
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            self._armed.remove(fault)
+        return hits
+
+    def after_answer(self) -> Fault | None:
+        """A listing was answered: the fleet mutation now due, if any."""
+        return self._take(("mutate",), "list")
+
+    def token_used(self) -> bool:
+        """A token-authenticated listing succeeded: True when that token must now expire."""
+        with self._lock:
+            if self._token_countdown is None:
+                return False
+            self._token_countdown -= 1
+            if self._token_countdown > 0:
+                return False
+            self._token_countdown = None
+            return True
