@@ -1,0 +1,110 @@
+"""Building one policy from its (parsed) JSON object: every semantic check, then compilation.
+
+The schema has already checked the shapes; this adds what a schema cannot say — that a field exists
+and takes the operator, that a regex compiles, a duration parses, a select parameter is known, a
+placeholder names a field. It reports problems as (pointer, message) and builds the Policy only
+when there are none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagewatch.hss.errors import InvalidQueryError
+from imagewatch.hss.model import IMAGE_FIELDS
+from imagewatch.hss.query import FILTER_PARAMS, ImageQuery
+from imagewatch.policy.compile import compile_condition
+from imagewatch.policy.conditions import ConditionReader, Problems, suggest
+from imagewatch.policy.errors import BadValue, child, got, show
+from imagewatch.policy.examples import DEFAULT_EXAMPLES_NOW, read_examples, read_now
+from imagewatch.policy.exemptions import read_exemptions
+from imagewatch.policy.fleet import FLEET_PLACEHOLDERS, read_fleet
+from imagewatch.policy.model import Policy
+from imagewatch.policy.template import Template, parse_template
+from imagewatch.violation import SEVERITIES
+
+
+def read_select(raw: object, problems: Problems) -> ImageQuery | None:
+    """The pushed-down query; each parameter is checked on its own so every bad one is reported."""
+    if raw is None:
+        return ImageQuery()
+    if not isinstance(raw, dict):
+        return None
+    good: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in FILTER_PARAMS:
+            hint = suggest(name, list(FILTER_PARAMS))
+            known = ", ".join(FILTER_PARAMS)
+            problems.append(
+                (child("/select", name), f"unknown parameter {show(name)}{hint}; expected one of {known}")
+            )
+            continue
+        try:
+            ImageQuery.from_mapping({name: value})
+        except InvalidQueryError as error:
+            problems.append((child("/select", name), got(error.value, error.expected)))
+        else:
+            good[name] = value
+    return ImageQuery.from_mapping(good) if len(good) == len(raw) else None
+
+
+def read_message(raw: object, allowed: tuple[str, ...], problems: Problems) -> Template | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_template(raw, allowed)
+    except BadValue as error:
+        problems.append(("/message", error.message))
+        return None
+
+
+def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy | None, Problems]:
+    """The policy in ``doc`` and the problems found; the policy is None when there is any problem."""
+    problems: Problems = []
+    reader = ConditionReader(problems)
+    is_fleet = "fleet" in doc
+    if is_fleet and "where" in doc:
+        problems.append(
+            ("/where", "a fleet rule has no top-level where; its condition goes in /fleet/…/where")
+        )
+    if is_fleet and "exempt" in doc:
+        problems.append(
+            ("/exempt", "exemptions apply to image rules; a fleet rule's threshold is its allowance")
+        )
+    policy_id = doc.get("id") if isinstance(doc.get("id"), str) else "?"
+    select = read_select(doc.get("select"), problems)
+    where = fleet = None
+    if is_fleet:
+        fleet = read_fleet(doc["fleet"], policy_id, reader, problems)
+        placeholders: tuple[str, ...] = FLEET_PLACEHOLDERS
+    else:
+        node = reader.read(doc.get("where"), "/where")
+        where = compile_condition(node, f"{policy_id} where") if node is not None else None
+        placeholders = tuple(IMAGE_FIELDS)
+    message = read_message(doc.get("message"), placeholders, problems)
+    exemptions = read_exemptions(doc.get("exempt"), policy_id, reader, problems) if not is_fleet else ()
+    default_now = DEFAULT_EXAMPLES_NOW
+    if "examples_now" in doc:
+        default_now = read_now(doc["examples_now"], "/examples_now", problems) or DEFAULT_EXAMPLES_NOW
+    examples = read_examples(doc.get("examples"), fleet=is_fleet, default_now=default_now, problems=problems)
+
+    rule_ok = fleet is not None if is_fleet else where is not None
+    if problems or select is None or message is None or not rule_ok or doc.get("severity") not in SEVERITIES:
+        return None, problems
+    report_fields = tuple(dict.fromkeys([*message.fields, *where.fields])) if where is not None else ()
+    policy = Policy(
+        id=policy_id,
+        title=str(doc.get("title")),
+        severity=doc["severity"],
+        description=str(doc.get("description", "")),
+        select=select,
+        where=where,
+        fleet=fleet,
+        message=message,
+        exemptions=exemptions,
+        examples=examples,
+        source=source,
+        sha256=sha256,
+        report_fields=report_fields,
+    )
+    return policy, problems

@@ -1,0 +1,149 @@
+"""Fleet rules: a policy that judges the inventory as a whole, by a count or a ratio of images.
+
+``"fleet": {"ratio": {"where": C, "among": D}, "op": "lte", "value": 0.05}`` states the requirement:
+the fleet passes while ``figure op value`` holds, and one violation (subject ``fleet``) is raised
+when it does not. ``count`` is the number of images matching ``where`` (among those matching
+``among``, when given); ``ratio`` divides it by the number of images matching ``among`` (or all).
+A ratio over zero images is not judged: there is nothing to judge, and an empty inventory is the
+run's concern (``images_seen``), not a compliance verdict.
+
+Counting is streaming: two integers and a few example labels per rule, never the images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from imagewatch.hss.model import Image
+from imagewatch.policy.compile import CompiledCondition, Predicate, compile_condition
+from imagewatch.policy.conditions import ConditionReader, Problems
+from imagewatch.policy.errors import child, got
+from imagewatch.policy.labels import image_label
+from imagewatch.policy.operators import OPERATORS, THRESHOLD_OPERATORS, Operator
+
+Measure = Literal["count", "ratio"]
+FLEET_PLACEHOLDERS = ("count", "total", "ratio", "percent", "threshold")
+EXAMPLES_CAP = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRule:
+    measure: Measure
+    where: CompiledCondition
+    among: CompiledCondition | None
+    op: Operator
+    threshold: int | float
+
+    @property
+    def requirement(self) -> str:
+        """E.g. ``ratio lte 0.05``: what must hold for the fleet to pass."""
+        return f"{self.measure} {self.op.name} {self.threshold}"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetFigure:
+    """What a fleet rule measured in one run; ``figure`` is None when a ratio had no images to judge."""
+
+    policy_id: str
+    measure: Measure
+    count: int  # images matching `where` (within `among`)
+    total: int  # images in the population: matching `among`, or all
+    figure: int | float | None
+    op: str
+    threshold: int | float
+    passed: bool
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.measure} {self.op} {self.threshold}"
+
+    def values(self) -> dict[str, str]:
+        """The message placeholders, rendered for people."""
+        ratio = self.count / self.total if self.total else None
+        return {
+            "count": str(self.count),
+            "total": str(self.total),
+            "ratio": "n/a" if ratio is None else f"{ratio:.4f}",
+            "percent": "n/a" if ratio is None else f"{ratio * 100:.1f}%",
+            "threshold": str(self.threshold),
+        }
+
+
+class FleetCounter:
+    """Counts one fleet rule over a stream of images, keeping only counters and a few labels."""
+
+    __slots__ = ("_among", "_where", "cap", "count", "examples", "policy_id", "rule", "total")
+
+    def __init__(self, policy_id: str, rule: FleetRule, now_ms: int, cap: int = EXAMPLES_CAP) -> None:
+        self.policy_id = policy_id
+        self.rule = rule
+        self._where: Predicate = rule.where.bind(now_ms)
+        self._among: Predicate | None = rule.among.bind(now_ms) if rule.among else None
+        self.cap = cap
+        self.count = 0
+        self.total = 0
+        self.examples: list[str] = []
+
+    def add(self, image: Image) -> None:
+        if self._among is not None and not self._among(image):
+            return
+        self.total += 1
+        if self._where(image):
+            self.count += 1
+            if len(self.examples) < self.cap:
+                self.examples.append(image_label(image))
+
+    def figure(self) -> FleetFigure:
+        rule = self.rule
+        figure: int | float | None = self.count
+        if rule.measure == "ratio":
+            figure = self.count / self.total if self.total else None
+        passed = True if figure is None else bool(rule.op.compare(figure, rule.threshold))  # type: ignore[misc]
+        return FleetFigure(
+            self.policy_id, rule.measure, self.count, self.total, figure, rule.op.name, rule.threshold, passed
+        )
+
+
+def read_fleet(raw: object, policy_id: str, reader: ConditionReader, problems: Problems) -> FleetRule | None:
+    """The ``fleet`` object of one policy, or None (with problems recorded) when it is wrong."""
+    if not isinstance(raw, dict):
+        return None
+    measures = [name for name in ("count", "ratio") if name in raw]
+    if len(measures) != 1:
+        problems.append(
+            ("/fleet", f"got {measures or 'neither'}, expected exactly one of 'count' or 'ratio'")
+        )
+        return None
+    measure: Measure = measures[0]  # type: ignore[assignment]
+    base = child("/fleet", measure)
+    body = raw[measure]
+    if not isinstance(body, dict):
+        return None
+    where = reader.read(body.get("where"), child(base, "where"))
+    among = reader.read(body["among"], child(base, "among")) if "among" in body else None
+    op = OPERATORS.get(raw.get("op"))  # type: ignore[arg-type]
+    threshold = raw.get("value")
+    if op is None or op.name not in THRESHOLD_OPERATORS:
+        if isinstance(raw.get("op"), str):
+            problems.append(("/fleet/op", got(raw.get("op"), "one of " + ", ".join(THRESHOLD_OPERATORS))))
+        return None
+    if measure == "count" and (
+        isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0
+    ):
+        problems.append(("/fleet/value", got(threshold, "a whole number of images ≥ 0 for a count")))
+        return None
+    if measure == "ratio" and (
+        isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1
+    ):
+        problems.append(("/fleet/value", got(threshold, "a ratio between 0 and 1 (0.05 is 5%)")))
+        return None
+    if where is None or ("among" in body and among is None):
+        return None
+    return FleetRule(
+        measure,
+        compile_condition(where, f"{policy_id} fleet where"),
+        compile_condition(among, f"{policy_id} fleet among") if among else None,
+        op,
+        threshold,
+    )

@@ -1,0 +1,172 @@
+"""Loading policy files: find them, read JSON precisely, validate, build, and keep the good ones.
+
+One policy per ``.json`` file (a folder is searched recursively, in sorted order; other files, dot
+folders and ``*.schema.json`` are ignored). A policy with any error is left out and its errors are
+reported with file and JSON pointer; the others load. Duplicate ids: the first file (in path order)
+keeps the id, later ones are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imagewatch.policy.build import build_policy
+from imagewatch.policy.errors import PolicyError, child, show
+from imagewatch.policy.model import LoadResult, Policy
+from imagewatch.policy.pushdown import pushdown_warnings
+from imagewatch.policy.schema import schema_problems
+
+MAX_FILE_BYTES = 1_000_000
+MAX_JSON_DEPTH = 64  # far above any sensible policy (conditions stop at 10), below recursion limits
+
+PathLike = str | Path
+
+
+class _Duplicates(dict):  # type: ignore[type-arg]
+    """A JSON object that remembers keys given twice (json keeps the last silently)."""
+
+    repeated: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Duplicates:
+    obj = _Duplicates(pairs)
+    obj.repeated = []
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            obj.repeated.append(key)
+        seen.add(key)
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: object) -> int:
+    """Nesting depth, computed without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((item, depth + 1) for item in children)
+    return deepest
+
+
+def _repeated_keys(value: object, pointer: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    stack = [(value, pointer)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _Duplicates):
+            found += [
+                (child(where, key), f"property {show(key)} given twice (JSON keeps only the last)")
+                for key in node.repeated
+            ]
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((item, child(where, key)) for key, item in items)
+    return sorted(found)
+
+
+def read_json(path: Path, name: str) -> tuple[object, list[PolicyError]]:
+    """The parsed file, or errors naming line and column (malformed) or pointer (repeated keys)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [PolicyError(name, "", f"cannot read: {error.strerror or error}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            PolicyError(name, "", f"{len(raw)} bytes; expected at most {MAX_FILE_BYTES} per policy file")
+        ]
+    try:
+        text = raw.decode("utf-8")
+        doc = json.loads(text, object_pairs_hook=_object, parse_constant=_reject_constant)
+    except UnicodeDecodeError as error:
+        return None, [PolicyError(name, "", f"not UTF-8 text (byte {error.start})")]
+    except json.JSONDecodeError as error:
+        return None, [PolicyError(name, "", f"malformed JSON: {error.msg}", error.lineno, error.colno)]
+    except (ValueError, RecursionError) as error:
+        message = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        return None, [PolicyError(name, "", f"malformed JSON: {message}")]
+    if _depth(doc) > MAX_JSON_DEPTH:
+        return None, [PolicyError(name, "", f"nested more than {MAX_JSON_DEPTH} levels deep")]
+    return doc, [PolicyError(name, pointer, message) for pointer, message in _repeated_keys(doc)]
+
+
+def canonical_sha256(doc: dict[str, Any]) -> str:
+    """sha256 of the policy's canonical JSON: sorted keys, no whitespace, UTF-8, ``$schema`` left out."""
+    body = {key: value for key, value in doc.items() if key != "$schema"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def policy_files(path: Path) -> list[Path]:
+    """The policy files at ``path``: the file itself, or every ``*.json`` under a folder."""
+    if not path.is_dir():
+        return [path]
+    found = []
+    for candidate in sorted(path.rglob("*.json")):
+        relative = candidate.relative_to(path).parts
+        if any(part.startswith(".") for part in relative) or candidate.name.endswith(".schema.json"):
+            continue
+        found.append(candidate)
+    return found
+
+
+def load_file(
+    path: Path, name: str | None = None
+) -> tuple[Policy | None, list[PolicyError], list[PolicyError]]:
+    """One file: (policy or None, errors, warnings)."""
+    name = name or str(path)
+    doc, errors = read_json(path, name)
+    if doc is None:
+        return None, errors, []
+    if not isinstance(doc, dict):
+        kind = "a list" if isinstance(doc, list) else type(doc).__name__
+        return None, [PolicyError(name, "", f"got {kind}, expected one policy object per file")], []
+    schema = schema_problems(doc)
+    policy, problems = build_policy(doc, name, canonical_sha256(doc))
+    flagged = {pointer for pointer, _ in schema}
+    errors += [PolicyError(name, pointer, message) for pointer, message in schema]
+    errors += [PolicyError(name, pointer, message) for pointer, message in problems if pointer not in flagged]
+    if errors or policy is None:
+        return None, errors, []
+    return policy, [], [PolicyError(name, pointer, message) for pointer, message in pushdown_warnings(policy)]
+
+
+def load_policies(paths: PathLike | Sequence[PathLike]) -> LoadResult:
+    """Load every policy under ``paths`` (files or folders); invalid ones are skipped and reported."""
+    roots = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    result = LoadResult()
+    owners: dict[str, str] = {}
+    for root in roots:
+        if not root.exists():
+            result.errors.append(PolicyError(str(root), "", "no such file or folder"))
+            continue
+        files = policy_files(root)
+        if not files:
+            result.errors.append(PolicyError(str(root), "", "no policy files (*.json) found"))
+        for path in files:
+            result.files.append(str(path))
+            policy, errors, warnings = load_file(path)
+            result.errors += errors
+            result.warnings += warnings
+            if policy is None:
+                continue
+            if policy.id in owners:
+                result.errors.append(
+                    PolicyError(
+                        policy.source,
+                        "/id",
+                        f"policy id {show(policy.id)} is already defined in {owners[policy.id]}",
+                    )
+                )
+                continue
+            owners[policy.id] = policy.source
+            result.policies.append(policy)
+    return result
