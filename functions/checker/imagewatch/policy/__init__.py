@@ -12,7 +12,7 @@ from imagewatch.policy.evaluate import EvaluationResult, Evaluator, Exempted, Ex
 from imagewatch.policy.example_runner import ExampleFailure, failures, run_examples_cli
 from imagewatch.policy.exemptions import Exemption
 from imagewatch.policy.fleet import FleetFigure
-from imagewatch.policy.loader import load_policies
+from imagewatch.policy.loader import PolicyLoadError, load_policies, policy_from_mapping
 from imagewatch.policy.model import LoadResult, Policy
 from imagewatch.policy.validate import validate_cli
 
@@ -27,8 +27,10 @@ __all__ = [
     "LoadResult",
     "Policy",
     "PolicyError",
+    "PolicyLoadError",
     "failures",
     "load_policies",
+    "policy_from_mapping",
     "run_examples_cli",
     "validate_cli",
 ]

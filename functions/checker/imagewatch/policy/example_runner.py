@@ -15,7 +15,7 @@ from typing import TextIO
 from imagewatch.policy.evaluate import Evaluator
 from imagewatch.policy.examples import Example, Verdict
 from imagewatch.policy.explain import explain
-from imagewatch.policy.labels import image_label
+from imagewatch.policy.labels import count, image_label
 from imagewatch.policy.loader import load_policies
 from imagewatch.policy.model import Policy
 from imagewatch.policy.pushdown import select_admits
@@ -121,6 +121,6 @@ def run_examples_cli(paths: list[str], out: TextIO) -> int:
     total, failed = failures(loaded.policies)
     for failure in failed:
         print(failure, file=out)
-    broken = f", {len(loaded.errors)} load errors" if loaded.errors else ""
-    print(f"{total} examples, {len(failed)} failed{broken}", file=out)
+    broken = f", {count(len(loaded.errors), 'load error')}" if loaded.errors else ""
+    print(f"{count(total, 'example')}, {len(failed)} failed{broken}", file=out)
     return 1 if failed or loaded.errors else 0

@@ -111,9 +111,8 @@ def read_fleet(raw: object, policy_id: str, reader: ConditionReader, problems: P
         return None
     measures = [name for name in ("count", "ratio") if name in raw]
     if len(measures) != 1:
-        problems.append(
-            ("/fleet", f"got {measures or 'neither'}, expected exactly one of 'count' or 'ratio'")
-        )
+        given = " and ".join(f'"{name}"' for name in measures) or "neither"
+        problems.append(("/fleet", f'got {given}, expected exactly one of "count" or "ratio"'))
         return None
     measure: Measure = measures[0]  # type: ignore[assignment]
     base = child("/fleet", measure)

@@ -118,25 +118,50 @@ def policy_files(path: Path) -> list[Path]:
     return found
 
 
-def load_file(
-    path: Path, name: str | None = None
-) -> tuple[Policy | None, list[PolicyError], list[PolicyError]]:
-    """One file: (policy or None, errors, warnings)."""
-    name = name or str(path)
-    doc, errors = read_json(path, name)
-    if doc is None:
-        return None, errors, []
+Checked = tuple[Policy | None, list[PolicyError], list[PolicyError]]  # (policy, errors, warnings)
+
+
+def check_document(doc: object, name: str) -> Checked:
+    """Schema, then semantics, of one parsed policy; a semantic error at a pointer the schema already
+    flagged is left out, so each problem is reported once."""
     if not isinstance(doc, dict):
         kind = "a list" if isinstance(doc, list) else type(doc).__name__
         return None, [PolicyError(name, "", f"got {kind}, expected one policy object per file")], []
     schema = schema_problems(doc)
     policy, problems = build_policy(doc, name, canonical_sha256(doc))
     flagged = {pointer for pointer, _ in schema}
-    errors += [PolicyError(name, pointer, message) for pointer, message in schema]
+    errors = [PolicyError(name, pointer, message) for pointer, message in schema]
     errors += [PolicyError(name, pointer, message) for pointer, message in problems if pointer not in flagged]
     if errors or policy is None:
         return None, errors, []
     return policy, [], [PolicyError(name, pointer, message) for pointer, message in pushdown_warnings(policy)]
+
+
+def load_file(path: Path, name: str | None = None) -> Checked:
+    """One file: (policy or None, errors, warnings)."""
+    name = name or str(path)
+    doc, errors = read_json(path, name)
+    if doc is None:
+        return None, errors, []
+    policy, more, warnings = check_document(doc, name)
+    errors += more
+    return (None if errors else policy), errors, warnings
+
+
+class PolicyLoadError(ValueError):
+    """A policy given as data did not load; ``errors`` holds every problem."""
+
+    def __init__(self, errors: list[PolicyError]) -> None:
+        super().__init__("\n".join(str(error) for error in errors))
+        self.errors = errors
+
+
+def policy_from_mapping(doc: dict[str, Any], source: str = "<inline>") -> Policy:
+    """One policy from data already in memory (tests, previews); raises PolicyLoadError."""
+    policy, errors, _ = check_document(doc, source)
+    if policy is None:
+        raise PolicyLoadError(errors)
+    return policy
 
 
 def load_policies(paths: PathLike | Sequence[PathLike]) -> LoadResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from imagewatch.policy.labels import count
 from imagewatch.policy.loader import load_policies
 
 
@@ -14,9 +15,7 @@ def validate_cli(paths: list[str], out: TextIO) -> int:
         print(error, file=out)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=out)
-    print(
-        f"{len(loaded.files)} files: {len(loaded.policies)} valid policies,"
-        f" {len(loaded.errors)} errors, {len(loaded.warnings)} warnings",
-        file=out,
-    )
+    valid = count(len(loaded.policies), "valid policy", "valid policies")
+    errors, warnings = count(len(loaded.errors), "error"), count(len(loaded.warnings), "warning")
+    print(f"{count(len(loaded.files), 'file')}: {valid}, {errors}, {warnings}", file=out)
     return 1 if loaded.errors else 0
