@@ -28,6 +28,10 @@ class DigestItem:
     message: str
     fingerprint: str
 
+    def text(self) -> str:
+        """The message, prefixed with the image label unless the message already names it."""
+        return self.message if self.label in self.message else f"{self.label}: {self.message}"
+
     def sort_key(self) -> tuple[int, int, str, str]:
         """Firing before resolved; worst severity first; then stable by policy and image."""
         firing = 0 if self.kind != "resolved" else 1

@@ -29,7 +29,7 @@ def escape(text: object, limit: int = 300) -> str:
 def _item_text(item: DigestItem) -> str:
     text = (
         f"*{TAGS[item.kind]}* · *{item.severity.upper()}* · {escape(item.policy_title, 150)}\n"
-        f"`{escape(item.label, 200)}` — {escape(item.message, 500)}"
+        f"{escape(item.text(), 600)}"
     )
     return text[:ITEM_CHARS]
 
@@ -71,3 +71,19 @@ def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> Send
     if status == 429 or status >= 500:
         return SendResult(False, True, parse_retry_after(headers.get("retry-after"), now), f"HTTP {status}")
     return SendResult(False, False, None, f"HTTP {status} {text[:80]}")
+
+
+def to_text(payload: dict[str, object]) -> str:
+    """A readable plain-text view of a rendered payload (for previews and the demo)."""
+    lines: list[str] = []
+    for block in payload.get("blocks", []):  # type: ignore[union-attr]
+        kind = block.get("type")
+        if kind == "header":
+            lines += [block["text"]["text"], "=" * len(block["text"]["text"])]
+        elif kind == "section":
+            lines += [block["text"]["text"], ""]
+        elif kind == "divider":
+            lines.append("-" * 40)
+        elif kind == "context":
+            lines += [element["text"] for element in block["elements"]]
+    return "\n".join(lines).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
