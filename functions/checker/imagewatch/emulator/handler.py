@@ -69,6 +69,13 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 30  # idle keep-alive connections give up after this
 
     _request_id: str | None = None
+    _counted = False  # a request is counted in stats until it is finished
+
+    def setup(self) -> None:
+        """No Nagle delay: headers and body go out as two writes, and a kept-alive client would
+        otherwise wait for a delayed ACK (40 ms) on every answer."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @property
     def emulator(self) -> Emulator:
@@ -95,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status: int, body: object, headers: Mapping[str, str] | None = None) -> int:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.finish_stats(status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", JSON_TYPE)
@@ -110,11 +118,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def reset_connection(self) -> None:
         """Close the socket with RST and no answer at all."""
+        self.finish_stats(None)
         self.close_connection = True
         try:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         finally:
             self.connection.close()
+
+    def finish_stats(self, status: int | None) -> None:
+        """Count the request as done *before* its answer leaves: a client that has its answer sees
+        complete stats (no race between reading ``emulator.stats`` and this thread)."""
+        if self._counted:
+            self._counted = False
+            self.emulator.stats_recorder.end(status)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -136,8 +152,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._serve()
 
+    def handle_one_request(self) -> None:
+        self._request_id = None  # a new id for every request on a kept-alive connection
+        super().handle_one_request()
+
     def _serve(self) -> None:
-        self._request_id = None
         raw_path, _, raw_query = self.path.partition("?")
         listing = LIST_PATH.match(raw_path) if self.command == "GET" else None
         if listing:
@@ -148,29 +167,28 @@ class Handler(BaseHTTPRequestHandler):
             route = "control"
         else:
             route = "unknown"
-        stats = self.emulator.stats_recorder
-        stats.begin(raw_path, route)
-        status: int | None = None
+        self.emulator.stats_recorder.begin(raw_path, route)
+        self._counted = True
         try:
             try:
                 body = self._body()
             except ValueError as exc:
-                status = self.send_json(400, hss_error("HSS.0002", f"failed to parse request: {exc}"))
                 self.close_connection = True
+                self.send_json(400, hss_error("HSS.0002", f"failed to parse request: {exc}"))
                 return
             if route == "control":
-                status = self._control(raw_path, body)
+                self._control(raw_path, body)
             elif route == "unknown":
-                status = self.send_json(
+                self.send_json(
                     404,
                     hss_error(
                         "APIG.0101", "The API does not exist or has not been published in the environment"
                     ),
                 )
             else:
-                status = self._gated(route, raw_path, raw_query, body, listing)  # type: ignore[arg-type]
+                self._gated("list" if listing else "iam", raw_path, raw_query, body, listing)
         finally:
-            stats.end(status)
+            self.finish_stats(None)  # only if no answer was sent (an unexpected error)
 
     def _gated(
         self, target: Target, raw_path: str, raw_query: str, body: bytes, listing: re.Match[str] | None

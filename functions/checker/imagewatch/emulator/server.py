@@ -114,7 +114,7 @@ class Emulator:
         self._server = _Server((self.host, self.requested_port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="hss-emulator",
             daemon=True,
         )
