@@ -185,17 +185,19 @@ class HssClient:
 
     # -- all pages ------------------------------------------------------------------------------
 
-    def list_images(self, query: ImageQuery | None = None) -> Listing:
-        """A streaming listing of every image matching ``query``."""
-        return Listing(self, query or ImageQuery())
+    def list_images(self, query: ImageQuery | None = None, *, start_offset: int = 0) -> Listing:
+        """A streaming listing of every image matching ``query`` (from ``start_offset``, to resume)."""
+        return Listing(self, query or ImageQuery(), start_offset)
 
 
 class Listing:
     """Iterate for images; then ``complete`` and ``problems`` tell whether the read can be trusted."""
 
-    def __init__(self, client: HssClient, query: ImageQuery) -> None:
+    def __init__(self, client: HssClient, query: ImageQuery, start_offset: int = 0) -> None:
+        ImageQuery(offset=start_offset)  # bounds check
         self.client = client
         self.query = query
+        self.start_offset = start_offset
         self.stats = ListingStats()
         self.record_errors: list[RecordError] = []
         self.problems: list[str] = []
@@ -210,7 +212,8 @@ class Listing:
         client, stats = self.client, self.stats
         limit = client.page_size
         recent: list[set[str]] = []
-        offset = 0
+        offset = self.start_offset
+        too_large_reported = False
         while True:
             page = client.fetch_page(self.query, offset, limit)
             stats.pages += 1
@@ -218,6 +221,9 @@ class Listing:
             stats.records += page.size
             if stats.first_total is None:
                 stats.first_total = page.total_num
+                if page.total_num > MAX_OFFSET + limit:  # known from the first page: say so at once
+                    self.problems.append(str(InventoryTooLargeError(page.total_num, MAX_OFFSET + limit)))
+                    too_large_reported = True
             stats.last_total = page.total_num
             self.record_errors.extend(page.record_errors)
             current: set[str] = set()
@@ -228,13 +234,13 @@ class Listing:
                     continue
                 current.add(identity)
                 yield image
-            recent = [*recent[-(DEDUP_WINDOW_PAGES - 1) :], current] if DEDUP_WINDOW_PAGES > 1 else [current]
+            recent = [*recent, current][-DEDUP_WINDOW_PAGES:]
             offset += page.size
             if page.size < limit or offset >= page.total_num:
                 break
-            if offset > MAX_OFFSET:
-                error = InventoryTooLargeError(page.total_num, offset)
-                self.problems.append(str(error))
+            if offset > MAX_OFFSET:  # the API serves no page beyond this offset
+                if not too_large_reported:
+                    self.problems.append(str(InventoryTooLargeError(page.total_num, offset)))
                 break
         if stats.first_total != stats.last_total:
             self.problems.append(
