@@ -114,3 +114,20 @@ def test_policy_keeps_source_hash_and_select():
         "latest_scan_time",
         "scan_status",
     )
+
+
+def test_integers_render_zero_and_absent_distinctly():
+    policy = policy_from_mapping(
+        {
+            "id": "counts",
+            "title": "t",
+            "severity": "info",
+            "where": {"field": "image_size", "op": "missing"},
+            "message": "{vul_num} vulnerabilities, {malicious_file_num} malicious",
+        }
+    )
+    evaluator = Evaluator([policy], NOW)
+    evaluator.add(Image(vul_num=0))
+    [violation] = evaluator.finish().violations
+    assert violation.message == "0 vulnerabilities, ? malicious"
+    assert violation.fields == {"vul_num": 0, "malicious_file_num": None, "image_size": None}

@@ -20,6 +20,7 @@ from imagewatch.policy.examples import DEFAULT_EXAMPLES_NOW, read_examples, read
 from imagewatch.policy.exemptions import read_exemptions
 from imagewatch.policy.fleet import FLEET_PLACEHOLDERS, read_fleet
 from imagewatch.policy.model import Policy
+from imagewatch.policy.render import compile_violation
 from imagewatch.policy.template import Template, parse_template
 from imagewatch.violation import SEVERITIES
 
@@ -92,10 +93,14 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
     if problems or select is None or message is None or not rule_ok or doc.get("severity") not in SEVERITIES:
         return None, problems
     report_fields = tuple(dict.fromkeys([*message.fields, *where.fields])) if where is not None else ()
+    title, severity = str(doc.get("title")), doc["severity"]
+    builder = (
+        compile_violation(policy_id, title, severity, message, report_fields) if where is not None else None
+    )
     policy = Policy(
         id=policy_id,
-        title=str(doc.get("title")),
-        severity=doc["severity"],
+        title=title,
+        severity=severity,
         description=str(doc.get("description", "")),
         select=select,
         where=where,
@@ -106,5 +111,6 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
         source=source,
         sha256=sha256,
         report_fields=report_fields,
+        violation=builder,
     )
     return policy, problems

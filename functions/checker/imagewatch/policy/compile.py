@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from imagewatch.hss.model import IMAGE_FIELDS, SEVERITY_RANK, Image
 from imagewatch.policy.conditions import AllOf, Leaf, Node, Not, fields_read
@@ -76,7 +77,17 @@ def compile_condition(node: Node, name: str = "condition") -> CompiledCondition:
         "_SUCCESS": SCAN_SUCCESS,
         **generator.constants,
     }
-    code = compile(source, f"<policy {name} {node.pointer or '/'}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source holds only identifiers and operator templates, see above
-    factory: Callable[[int], Predicate] = namespace["_factory"]  # type: ignore[assignment]
+    factory: Callable[[int], Predicate] = define(
+        source, namespace, "_factory", f"{name} {node.pointer or '/'}"
+    )
     return CompiledCondition(node, source, fields_read(node), factory)
+
+
+def define(source: str, namespace: dict[str, object], name: str, label: str) -> Any:
+    """Run generated ``source`` in ``namespace`` and return what it defines as ``name``.
+
+    Callers splice in only identifiers checked against IMAGE_FIELDS and fixed templates; every value
+    from a policy file is passed through ``namespace`` as a constant.
+    """
+    exec(compile(source, f"<policy {label}>", "exec"), namespace)  # noqa: S102 - see the docstring
+    return namespace[name]

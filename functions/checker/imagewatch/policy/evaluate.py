@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from imagewatch.hss.model import IMAGE_FIELDS, Image
+from imagewatch.hss.model import Image
 from imagewatch.policy.exemptions import EXPIRING_WINDOW_MS, Exemption
 from imagewatch.policy.fleet import EXAMPLES_CAP, FleetCounter, FleetFigure
-from imagewatch.policy.instants import format_ms
 from imagewatch.policy.labels import image_label
 from imagewatch.policy.model import Policy
 from imagewatch.violation import Violation
@@ -53,24 +52,6 @@ class EvaluationResult:
     expired_exemptions: list[ExemptionReport] = field(default_factory=list)
     expiring_soon: list[ExemptionReport] = field(default_factory=list)  # within the window (14 days)
     fleet: list[FleetFigure] = field(default_factory=list)  # every fleet rule's figure, passed or not
-
-
-def display(name: str, value: object) -> str:
-    """A field value inside a message: timestamps as ISO dates, absent or empty as ``?``."""
-    if value is None or value == "":
-        return "?"
-    if IMAGE_FIELDS.get(name) == "timestamp":
-        return format_ms(value)  # type: ignore[arg-type]
-    return str(value)
-
-
-def image_violation(policy: Policy, image: Image) -> Violation:
-    """The violation ``image`` raises under ``policy`` (message rendered, fields copied)."""
-    message = policy.message.render(lambda name: display(name, getattr(image, name)))
-    fields = {name: getattr(image, name) for name in policy.report_fields}
-    return Violation(
-        policy.id, policy.title, policy.severity, image.identity, image_label(image), message, fields
-    )
 
 
 def fleet_violation(policy: Policy, figure: FleetFigure, examples: Sequence[str]) -> Violation:
@@ -126,6 +107,9 @@ class Evaluator:
     def _on_match(self, policy: Policy, window_ms: int) -> OnMatch:
         """What happens when an image matches ``policy``'s where: exempt it, or record a violation."""
         now, violations = self.now_ms, self._violations
+        build = policy.violation
+        if build is None:
+            raise ValueError(f"policy {policy.id} is not an image rule")
         active, expired = [], []
         for exemption in policy.exemptions:
             applies = exemption.condition.bind(now)
@@ -141,7 +125,7 @@ class Evaluator:
                 )
 
         if not policy.exemptions:
-            return lambda image: violations.append(image_violation(policy, image))
+            return lambda image: violations.append(build(image))
 
         def on_match(image: Image) -> None:
             for exemption, applies, covered in active:
@@ -153,7 +137,7 @@ class Evaluator:
             for applies, covered in expired:
                 if applies(image):
                     covered.append(image.identity)
-            violations.append(image_violation(policy, image))
+            violations.append(build(image))
 
         return on_match
 

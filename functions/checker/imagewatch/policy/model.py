@@ -10,6 +10,7 @@ from imagewatch.policy.errors import PolicyError
 from imagewatch.policy.examples import Example
 from imagewatch.policy.exemptions import Exemption
 from imagewatch.policy.fleet import FleetRule
+from imagewatch.policy.render import ViolationBuilder
 from imagewatch.policy.template import Template
 from imagewatch.violation import Severity
 
@@ -31,6 +32,7 @@ class Policy:
     source: str  # the file it came from
     sha256: str  # of its canonical JSON (sorted keys, no whitespace, "$schema" left out)
     report_fields: tuple[str, ...] = field(default=())  # the fields a violation carries
+    violation: ViolationBuilder | None = field(default=None, repr=False)  # image rules: image -> Violation
 
     @property
     def is_fleet(self) -> bool:
