@@ -45,3 +45,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .imagewatch
+
+# sam build's makefile build method for the PoliciesLayer (template.yaml): the policy pack, mounted
+# at /opt/policies in the function. Fails when there is no policy to ship.
+.PHONY: build-PoliciesLayer
+build-PoliciesLayer:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-PoliciesLayer: run by sam build (ARTIFACTS_DIR unset)" >&2; exit 1; }
+	@ls policies/*.json >/dev/null 2>&1 || { echo "build-PoliciesLayer: no policies/*.json to package" >&2; exit 1; }
+	mkdir -p "$(ARTIFACTS_DIR)/policies"
+	cp policies/*.json "$(ARTIFACTS_DIR)/policies/"
