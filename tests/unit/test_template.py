@@ -1,0 +1,584 @@
+"""template.yaml, offline: cfn-lint, the SAM transform, and the shape of what it deploys.
+
+Nothing here talks to AWS. The SAM translator turns the template into plain CloudFormation (as
+``sam deploy`` does), then a small resolver applies parameter values and Conditions the way
+CloudFormation would, so tests can read the stack that a given set of parameters creates. References
+to resources resolve to symbols: ``<LedgerTable>`` for a Ref, ``<LedgerTable.Arn>`` for a GetAtt.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+PSEUDO = {
+    "AWS::Region": "eu-west-1",
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "imagewatch",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+# The parameters without defaults, as `sam deploy --guided` would be answered.
+REQUIRED = {"HssRegion": "cn-north-4", "HssProjectId": "0123456789abcdef0123456789abcdef"}
+EXISTING_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch/settings-AbC123"
+EXISTING_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
+
+# cfn-lint's informational I4010 asks for AWS's new "com.aws.cloudformation.Context" metadata on
+# every resource (a machine-readable "why"); the template says why in comments instead.
+LINT_IGNORED = ["I4010"]
+
+NO_VALUE = object()
+
+
+def load_template() -> dict[str, Any]:
+    return yaml_parse(TEMPLATE.read_text())
+
+
+class StubManagedPolicyLoader:
+    """What the translator asks for when a function names managed policies (ours names none)."""
+
+    def load(self) -> dict[str, str]:
+        return {
+            "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        }
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """As after `sam package`: local code paths replaced by S3 URIs (the translator insists)."""
+    out = copy.deepcopy(template)
+    for name, resource in out["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                props[key] = f"s3://artifacts-bucket/{name}.zip"
+    return out
+
+
+def translate(template: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """SAM -> CloudFormation, offline.
+
+    The translator insists on a region from a fresh boto3 session even when AWS::Region is given, so
+    it gets one from the environment for the call (and no AWS config or credentials file is read).
+    """
+    offline = {
+        "AWS_DEFAULT_REGION": PSEUDO["AWS::Region"],
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    with mock.patch.dict(os.environ, offline):
+        return transform(packaged(template), {**PSEUDO, **params}, StubManagedPolicyLoader())
+
+
+@functools.cache
+def _translated_default_json(params_json: str) -> str:
+    return json.dumps(translate(load_template(), json.loads(params_json)))
+
+
+def translated(**params: str) -> dict[str, Any]:
+    """The translated template for ``REQUIRED`` plus ``params`` (cached; callers get a copy)."""
+    return json.loads(_translated_default_json(json.dumps({**REQUIRED, **params}, sort_keys=True)))
+
+
+def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
+    """Defaults plus ``given``, checked as CloudFormation checks them (ValueError when rejected)."""
+    values: dict[str, str] = {}
+    for name, spec in template["Parameters"].items():
+        if name in given:
+            value = str(given[name])
+        elif "Default" in spec:
+            value = str(spec["Default"])
+        else:
+            raise ValueError(f"{name}: no value and no default")
+        if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+            raise ValueError(f"{name}: {value!r} not in AllowedValues")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            raise ValueError(f"{name}: {value!r} does not match AllowedPattern")
+        if spec["Type"] == "Number":
+            number = float(value)
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                raise ValueError(f"{name}: {value} < MinValue")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                raise ValueError(f"{name}: {value} > MaxValue")
+        values[name] = value
+    unknown = set(given) - set(template["Parameters"])
+    if unknown:
+        raise ValueError(f"unknown parameters: {sorted(unknown)}")
+    return values
+
+
+class Resolver:
+    """Just enough of CloudFormation's intrinsic functions to evaluate this template offline."""
+
+    def __init__(self, template: dict[str, Any], params: dict[str, str]) -> None:
+        self.params = {**parameter_values(template, params), **PSEUDO}
+        self._condition_exprs = template.get("Conditions", {})
+        self.conditions: dict[str, bool] = {}
+        for name in self._condition_exprs:
+            self.conditions[name] = self.condition(name)
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.value(self._condition_exprs[name]))
+        return self.conditions[name]
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.params:
+            return self.params[name]
+        return f"<{name}>"
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                return f"<{name}>"
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.value(item) for item in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                parts = arg if isinstance(arg, list) else arg.split(".", 1)
+                return f"<{parts[0]}.{parts[1]}>"
+            if key == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Equals":
+                return self.value(arg[0]) == self.value(arg[1])
+            if key == "Fn::Not":
+                return not self.value(arg[0])
+            if key == "Fn::And":
+                return all(self.value(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.value(a) for a in arg)
+            if key == "Condition" and isinstance(arg, str) and arg in self._condition_exprs:
+                return self.condition(arg)
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+                return self.sub(text, {k: self.value(v) for k, v in variables.items()})
+            if key == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))]
+            if key == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+            if key == "Fn::Join":
+                return arg[0].join(str(v) for v in self.value(arg[1]))
+            if key.startswith("Fn::"):
+                raise NotImplementedError(key)
+        return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not NO_VALUE}
+
+    def resolve(self, template: dict[str, Any]) -> dict[str, Any]:
+        resources = {}
+        for name, resource in template["Resources"].items():
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            resources[name] = {**resource, "Properties": self.value(resource.get("Properties", {}))}
+        outputs = {
+            name: self.value(output["Value"])
+            for name, output in template.get("Outputs", {}).items()
+            if "Condition" not in output or self.condition(output["Condition"])
+        }
+        return {"Parameters": template["Parameters"], "Resources": resources, "Outputs": outputs}
+
+
+def stack(**params: str) -> dict[str, Any]:
+    """The resolved stack for these parameters (translated, Conditions applied)."""
+    template = translated(**params)
+    return Resolver(template, {**REQUIRED, **params}).resolve(template)
+
+
+def of_type(resolved: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in resolved["Resources"].items() if r["Type"] == kind}
+
+
+def only(resolved: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    found = of_type(resolved, kind)
+    assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def role_statements(resolved: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    props = resolved["Resources"][role]["Properties"]
+    return {
+        statement["Sid"]: statement
+        for policy in props.get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    }
+
+
+# --- cfn-lint ---------------------------------------------------------------------------------------
+
+
+def test_cfn_lint_is_clean_in_every_region() -> None:
+    from cfnlint.api import ManualArgs, lint
+    from cfnlint.helpers import REGIONS
+
+    config = ManualArgs(
+        include_checks=["I"], ignore_checks=LINT_IGNORED, include_experimental=True, regions=REGIONS
+    )
+    matches = lint(TEMPLATE.read_text(), config=config)
+    assert matches == [], "cfn-lint:\n" + "\n".join(str(m) for m in matches)
+
+
+def test_cfn_lint_catches_a_broken_template() -> None:
+    from cfnlint.api import lint
+
+    broken = TEMPLATE.read_text().replace("Runtime: python3.12", "Runtime: python2.7", 1)
+    assert broken != TEMPLATE.read_text()
+    assert lint(broken), "cfn-lint should reject a deprecated runtime: the lint test cannot fail"
+
+
+# --- the SAM transform --------------------------------------------------------------------------------
+
+
+def test_translates_to_the_expected_resources() -> None:
+    kinds = sorted(r["Type"] for r in translated()["Resources"].values())
+    assert kinds == sorted(
+        [
+            "AWS::CloudWatch::Alarm",
+            "AWS::CloudWatch::Alarm",
+            "AWS::CloudWatch::Alarm",
+            "AWS::DynamoDB::Table",
+            "AWS::IAM::Role",
+            "AWS::IAM::Role",
+            "AWS::Lambda::EventInvokeConfig",
+            "AWS::Lambda::Function",
+            "AWS::Lambda::LayerVersion",
+            "AWS::Logs::LogGroup",
+            "AWS::S3::Bucket",
+            "AWS::S3::BucketPolicy",
+            "AWS::SQS::Queue",
+            "AWS::SQS::Queue",
+            "AWS::SQS::QueuePolicy",
+            "AWS::Scheduler::Schedule",
+            "AWS::SecretsManager::Secret",
+        ]
+    )
+
+
+def test_function_runtime_architecture_and_concurrency() -> None:
+    resolved = stack()
+    _, function = only(resolved, "AWS::Lambda::Function")
+    props = function["Properties"]
+    runtime = re.fullmatch(r"python3\.(\d+)", props["Runtime"])
+    assert runtime and int(runtime.group(1)) >= 12
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "app.lambda_handler"
+    assert props["ReservedConcurrentExecutions"] == 1
+    assert (props["MemorySize"], props["Timeout"]) == ("512", "900")
+    assert props["Role"] == "<CheckerRole.Arn>"
+    assert props["LoggingConfig"]["LogGroup"] == "<CheckerLogGroup>"
+    layer_name, _ = only(resolved, "AWS::Lambda::LayerVersion")
+    assert props["Layers"] == [f"<{layer_name}>"]
+    assert (
+        ROOT / load_template()["Resources"]["CheckerFunction"]["Properties"]["CodeUri"] / "app.py"
+    ).is_file()
+
+
+def test_memory_and_timeout_are_parameters() -> None:
+    props = only(stack(FunctionMemorySize="1024", FunctionTimeout="300"), "AWS::Lambda::Function")[1]
+    assert (props["Properties"]["MemorySize"], props["Properties"]["Timeout"]) == ("1024", "300")
+
+
+def test_log_group_has_bounded_retention() -> None:
+    _, group = only(stack(LogRetentionDays="14"), "AWS::Logs::LogGroup")
+    assert group["Properties"]["RetentionInDays"] == "14"
+    assert group["Properties"]["LogGroupName"] == "/aws/lambda/imagewatch-checker"
+
+
+def test_schedule_sends_the_event_the_handler_accepts() -> None:
+    resolved = stack()
+    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 hour)"
+    assert props["ScheduleExpressionTimezone"] == "UTC"
+    assert props["State"] == "ENABLED"
+    assert "Name" not in props, "a fixed schedule name collides between two stacks"
+    target = props["Target"]
+    assert target["Arn"] == "<CheckerFunction.Arn>"
+    assert target["RoleArn"] == "<SchedulerRole.Arn>"
+    assert json.loads(target["Input"]) == {
+        "source": "schedule",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    assert 0 <= target["RetryPolicy"]["MaximumRetryAttempts"] <= 5
+    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
+    dlq = target["DeadLetterConfig"]["Arn"]
+    assert dlq == "<SchedulerDeadLetterQueue.Arn>"
+    assert resolved["Resources"]["SchedulerDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+
+    # The input, with the time Scheduler substitutes, is a valid "schedule" event for the handler.
+    from imagewatch.events import parse_event
+
+    request = parse_event(
+        json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-11-26T08:00:00Z"))
+    )
+    assert request is not None
+
+
+def test_schedule_parameters() -> None:
+    props = only(
+        stack(
+            ScheduleExpression="cron(0 8 * * ? *)", ScheduleTimezone="Asia/Shanghai", ScheduleState="DISABLED"
+        ),
+        "AWS::Scheduler::Schedule",
+    )[1]["Properties"]
+    assert props["ScheduleExpression"] == "cron(0 8 * * ? *)"
+    assert props["ScheduleExpressionTimezone"] == "Asia/Shanghai"
+    assert props["State"] == "DISABLED"
+
+
+def test_async_invocation_retries_are_bounded_and_failures_go_to_a_queue() -> None:
+    resolved = stack()
+    _, config = only(resolved, "AWS::Lambda::EventInvokeConfig")
+    props = config["Properties"]
+    assert props["FunctionName"] == "<CheckerFunction>"
+    assert props["MaximumRetryAttempts"] == 1
+    assert 60 <= props["MaximumEventAgeInSeconds"] <= 3600
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == "<FailureQueue.Arn>"
+    assert resolved["Resources"]["FailureQueue"]["Type"] == "AWS::SQS::Queue"
+    send = role_statements(resolved, "CheckerRole")["SendToFailureQueue"]
+    assert send["Action"] == "sqs:SendMessage"
+    assert send["Resource"] == "<FailureQueue.Arn>"
+
+
+def test_policies_layer_is_built_by_the_makefile_target(tmp_path: Path) -> None:
+    source = load_template()["Resources"]["PoliciesLayer"]
+    assert source["Properties"]["ContentUri"] == "."
+    assert source["Metadata"]["BuildMethod"] == "makefile"
+    _, layer = only(stack(), "AWS::Lambda::LayerVersion")
+    assert "python3.12" in layer["Properties"]["CompatibleRuntimes"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    subprocess.run(
+        [make, "--no-print-directory", "-C", str(ROOT), "build-PoliciesLayer", f"ARTIFACTS_DIR={tmp_path}"],
+        check=True,
+        capture_output=True,
+    )
+    shipped = sorted(p.name for p in (tmp_path / "policies").iterdir())
+    assert shipped == sorted(p.name for p in (ROOT / "policies").glob("*.json"))
+    assert shipped, "the policy pack is empty"
+
+
+def test_function_reads_policies_from_the_layer_mount() -> None:
+    env = only(stack(), "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env["POLICY_PATH"] == "/opt/policies"
+    assert env["POLICY_S3_URI"] == ""
+
+
+def test_environment_defaults() -> None:
+    env = only(stack(), "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env == {
+        "HSS_REGION": "cn-north-4",
+        "HSS_PROJECT_ID": "0123456789abcdef0123456789abcdef",
+        "HSS_ENTERPRISE_PROJECT_ID": "",
+        "HSS_ENDPOINT": "",
+        "POLICY_PATH": "/opt/policies",
+        "POLICY_S3_URI": "",
+        "STATE_TABLE": "<LedgerTable>",
+        "LEDGER_TTL_DAYS": "30",
+        "REPORT_BUCKET": "<ReportBucket>",
+        "REPORT_PREFIX": "reports/",
+        "REPORT_LINK_TTL_SECONDS": "86400",
+        "SETTINGS_SECRET": "<SettingsSecret>",
+        "POWERTOOLS_SERVICE_NAME": "imagewatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "imagewatch",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def test_log_levels_stay_in_step() -> None:
+    props = only(stack(LogLevel="DEBUG"), "AWS::Lambda::Function")[1]["Properties"]
+    assert props["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert props["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_ledger_table_shape() -> None:
+    _, table = only(stack(), "AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "target", "KeyType": "HASH"},
+        {"AttributeName": "fingerprint", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
+        ("target", "S"),
+        ("fingerprint", "S"),
+    }
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["DeletionProtectionEnabled"] == "true"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    unprotected = only(stack(TableDeletionProtection="false"), "AWS::DynamoDB::Table")[1]
+    assert unprotected["Properties"]["DeletionProtectionEnabled"] == "false"
+
+
+def test_report_bucket_lifecycle_follows_retention() -> None:
+    _, bucket = only(stack(ReportRetentionDays="30"), "AWS::S3::Bucket")
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == "30"
+
+
+def test_created_secret_is_an_empty_placeholder() -> None:
+    resolved = stack()
+    _, secret = only(resolved, "AWS::SecretsManager::Secret")
+    assert json.loads(secret["Properties"]["SecretString"]) == {}
+    env = only(resolved, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env["SETTINGS_SECRET"] == "<SettingsSecret>"
+    assert role_statements(resolved, "CheckerRole")["ReadSettingsSecret"]["Resource"] == "<SettingsSecret>"
+    assert "DecryptSettingsSecretViaSecretsManager" not in role_statements(resolved, "CheckerRole")
+
+
+def test_existing_secret_replaces_the_created_one() -> None:
+    resolved = stack(ExistingSettingsSecretArn=EXISTING_SECRET, ExistingSettingsSecretKmsKeyArn=EXISTING_KEY)
+    assert not of_type(resolved, "AWS::SecretsManager::Secret")
+    env = only(resolved, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env["SETTINGS_SECRET"] == EXISTING_SECRET
+    statements = role_statements(resolved, "CheckerRole")
+    assert statements["ReadSettingsSecret"]["Resource"] == EXISTING_SECRET
+    decrypt = statements["DecryptSettingsSecretViaSecretsManager"]
+    assert (decrypt["Action"], decrypt["Resource"]) == ("kms:Decrypt", EXISTING_KEY)
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    }
+    assert resolved["Outputs"]["SettingsSecretArn"] == EXISTING_SECRET
+
+
+def test_policy_s3_access_only_when_configured_and_only_under_the_prefix() -> None:
+    assert not {"ReadPolicyObjects", "ListPolicyPrefix"} & set(role_statements(stack(), "CheckerRole"))
+
+    uri = "s3://config-bucket/team/imagewatch/"
+    resolved = stack(PolicyS3Uri=uri)
+    env = only(resolved, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env["POLICY_S3_URI"] == uri
+    statements = role_statements(resolved, "CheckerRole")
+    read = statements["ReadPolicyObjects"]
+    assert (read["Action"], read["Resource"]) == (
+        "s3:GetObject",
+        "arn:aws:s3:::config-bucket/team/imagewatch/*",
+    )
+    listing = statements["ListPolicyPrefix"]
+    assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", "arn:aws:s3:::config-bucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "team/*"}}
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://config-bucket", "s3://config-bucket/", "s3://config-bucket/policies", "https://x/y/"]
+)
+def test_policy_s3_uri_must_name_a_folder(uri: str) -> None:
+    with pytest.raises(ValueError, match="PolicyS3Uri"):
+        parameter_values(load_template(), {**REQUIRED, "PolicyS3Uri": uri})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HssProjectId", "my-project"),
+        ("HssRegion", "https://hss.cn-north-4.myhuaweicloud.com"),
+        ("HssEndpoint", "http://127.0.0.1:8080"),
+        ("ExistingSettingsSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch"),
+        ("ReportPrefix", "reports"),
+        ("ReportLinkTtlSeconds", "604801"),
+    ],
+)
+def test_parameters_reject_malformed_values(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        parameter_values(load_template(), {**REQUIRED, name: value})
+
+
+def test_report_prefix_is_one_value_for_code_and_iam() -> None:
+    resolved = stack(ReportPrefix="imagewatch/runs/")
+    env = only(resolved, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env["REPORT_PREFIX"] == "imagewatch/runs/"
+    reports = role_statements(resolved, "CheckerRole")["ReportsWriteAndLink"]
+    assert reports["Resource"] == "<ReportBucket.Arn>/imagewatch/runs/*"
+
+
+def test_alarms_notify_the_topic_only_when_given() -> None:
+    silent = of_type(stack(), "AWS::CloudWatch::Alarm")
+    loud = of_type(stack(AlarmTopicArn=TOPIC), "AWS::CloudWatch::Alarm")
+    assert (
+        set(silent)
+        == set(loud)
+        == {"FunctionErrorsAlarm", "FailureQueueAlarm", "SchedulerDeadLetterQueueAlarm"}
+    )
+    for alarm in silent.values():
+        assert "AlarmActions" not in alarm["Properties"]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+    for alarm in loud.values():
+        assert alarm["Properties"]["AlarmActions"] == [TOPIC]
+        assert alarm["Properties"]["OKActions"] == [TOPIC]
+
+
+def test_alarms_watch_function_errors_and_both_queues() -> None:
+    alarms = of_type(stack(), "AWS::CloudWatch::Alarm")
+    errors = alarms["FunctionErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": "<CheckerFunction>"}]
+    assert (errors["Threshold"], errors["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    for name, queue in [
+        ("FailureQueueAlarm", "FailureQueue"),
+        ("SchedulerDeadLetterQueueAlarm", "SchedulerDeadLetterQueue"),
+    ]:
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        assert props["Dimensions"] == [{"Name": "QueueName", "Value": f"<{queue}.QueueName>"}]
+        assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_outputs() -> None:
+    outputs = stack()["Outputs"]
+    assert outputs["CheckerFunctionName"] == "<CheckerFunction>"
+    assert outputs["CheckerFunctionArn"] == "<CheckerFunction.Arn>"
+    assert outputs["LedgerTableName"] == "<LedgerTable>"
+    assert outputs["ReportBucketName"] == "<ReportBucket>"
+    assert outputs["SettingsSecretArn"] == "<SettingsSecret>"
+    assert outputs["FailureQueueUrl"] == "<FailureQueue>"
+    assert outputs["SchedulerDeadLetterQueueUrl"] == "<SchedulerDeadLetterQueue>"
+    assert outputs["ScheduleName"] == "<CheckerFunctionSchedule>"
+    assert outputs["CheckerLogGroupName"] == "<CheckerLogGroup>"
+
+
+def test_resolver_applies_conditions_like_cloudformation() -> None:
+    template = {
+        "Parameters": {"P": {"Type": "String", "Default": ""}},
+        "Conditions": {"HasP": {"Fn::Not": [{"Fn::Equals": [{"Ref": "P"}, ""]}]}},
+        "Resources": {
+            "Kept": {"Type": "X", "Properties": {"A": {"Fn::If": ["HasP", "yes", {"Ref": "AWS::NoValue"}]}}},
+            "Dropped": {"Type": "X", "Condition": "HasP", "Properties": {}},
+        },
+    }
+    assert Resolver(template, {}).resolve(template)["Resources"] == {"Kept": {"Type": "X", "Properties": {}}}
+    with_p = Resolver(template, {"P": "v"}).resolve(template)["Resources"]
+    assert with_p["Kept"]["Properties"] == {"A": "yes"} and "Dropped" in with_p
