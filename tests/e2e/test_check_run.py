@@ -1,0 +1,182 @@
+"""One check run end to end: the handler, each shipped event, the emulator, a real webhook sink."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imagewatch.emulator import Emulator, Fleet
+from imagewatch.handler import lambda_handler
+from imagewatch.local_context import LocalContext
+from imagewatch.standins.webhook_sink import WebhookSink
+from support.known_fleet import EXPECTED, ROOT
+
+EVENTS = ROOT / "events"
+
+
+def event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def invoke(name: str) -> dict:
+    return lambda_handler(event(name), LocalContext())
+
+
+def delivered(sink: WebhookSink, index: int = -1) -> set[tuple[str, str, str]]:
+    body = sink.received[index].json()
+    return {(alert["kind"], alert["policy_id"], alert["fingerprint"]) for alert in body["alerts"]}
+
+
+def fingerprints(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    from imagewatch.violation import fingerprint
+
+    return {pair: fingerprint(*pair) for pair in pairs}
+
+
+@pytest.mark.parametrize("name", ["scheduled.json", "eventbridge-scheduled.json"])
+def test_scheduled_events_deliver_exactly_the_known_violations(
+    env: dict, sink: WebhookSink, name: str
+) -> None:
+    summary = invoke(name)
+    assert summary["errors"] == [] and summary["problems"] == []
+    assert summary["violations"]["total"] == len(EXPECTED) and summary["new"] == len(EXPECTED)
+    assert summary["notifications"] == {
+        "sent": 1,
+        "failed": 0,
+        "channels": [
+            {
+                "channel": "default",
+                "platform": "generic",
+                "ok": True,
+                "attempts": 1,
+                "detail": "delivered",
+                "alerts": {"new": len(EXPECTED)},
+            }
+        ],
+    }
+    assert len(sink.received) == 1 and sink.rejected_signatures == 0
+    expected = {("new", policy, fp) for (policy, _), fp in fingerprints(EXPECTED).items()}
+    assert delivered(sink) == expected
+    body = sink.received[0].json()
+    assert body["open_by_severity"] == {"critical": 2, "high": 3, "medium": 3}
+    assert [a["severity"] for a in body["alerts"]][:2] == ["critical", "critical"]
+
+
+def test_dry_run_returns_the_digest_and_changes_nothing(env: dict, sink: WebhookSink) -> None:
+    summary = invoke("dry-run.json")
+    assert summary["dry_run"] and sink.attempts == 0 and "report" not in summary
+    [digest] = summary["digests"]
+    assert {(a["policy_id"], a["fingerprint"]) for a in digest["payload"]["alerts"]} == {
+        (policy, fp) for (policy, _), fp in fingerprints(EXPECTED).items()
+    }
+    assert digest["payload"]["title"].startswith("[dry run] imagewatch compliance")
+    # nothing was recorded: the first real run still finds everything new
+    assert invoke("scheduled.json")["new"] == len(EXPECTED)
+
+
+def test_second_run_over_an_unchanged_fleet_sends_nothing(env: dict, sink: WebhookSink) -> None:
+    invoke("scheduled.json")
+    again = invoke("scheduled.json")
+    assert (again["new"], again["resolved"], again["still_open"]) == (0, 0, len(EXPECTED))
+    assert again["notifications"]["sent"] == 0 and sink.attempts == 1
+
+
+def test_a_fleet_change_sends_exactly_the_new_and_the_cleared(
+    env: dict, sink: WebhookSink, hss: Emulator, fleet: Fleet
+) -> None:
+    invoke("scheduled.json")
+    fixed = fleet.delete(["b@h1"])  # its malicious files are gone
+    added = fleet.insert([{**fleet.find("a@h1").record, "image_id": "z", "host_id": "h9"}])
+    assert fixed == 1 and added == ["z@h9"]
+    summary = invoke("scheduled.json")
+    assert (summary["new"], summary["resolved"]) == (1, 1)
+    fp = fingerprints({("malicious-files", "b@h1"), ("high-severity", "z@h9")})
+    assert delivered(sink) == {
+        ("resolved", "malicious-files", fp[("malicious-files", "b@h1")]),
+        ("new", "high-severity", fp[("high-severity", "z@h9")]),
+    }
+    assert sink.received[-1].json()["title"] == "imagewatch compliance: 1 new, 1 resolved"
+
+
+def test_a_sink_that_fails_once_gets_the_same_violations_next_run(env: dict, sink: WebhookSink) -> None:
+    sink.fail_next(1, 400, b"rejected")
+    failed = invoke("scheduled.json")
+    assert failed["notifications"]["failed"] == 1 and failed["notifications"]["sent"] == 0
+    assert failed["notifications"]["channels"][0]["detail"] == "HTTP 400"
+    assert sink.received == []
+    retried = invoke("scheduled.json")
+    assert retried["new"] == 0 and retried["notifications"]["sent"] == 1
+    expected = {("new", policy, fp) for (policy, _), fp in fingerprints(EXPECTED).items()}
+    assert delivered(sink) == expected
+    assert invoke("scheduled.json")["notifications"]["sent"] == 0
+
+
+def test_an_incomplete_read_resolves_nothing(
+    env: dict, sink: WebhookSink, hss: Emulator, fleet: Fleet
+) -> None:
+    invoke("scheduled.json")
+    fleet.delete(["b@h1", "c@h2"])
+    hss.faults.corrupt(offset=0, field="vul_num", value="many", times=None)  # every listing breaks
+    summary = invoke("scheduled.json")
+    assert summary["resolved"] == 0 and summary["notifications"]["sent"] == 0
+    assert any("incomplete read" in p and "vul_num" in p for p in summary["problems"])
+    hss.faults.clear()
+    healed = invoke("scheduled.json")
+    assert healed["resolved"] == 2
+
+
+def test_report_records_what_the_digest_said(env: dict, sink: WebhookSink) -> None:
+    summary = invoke("scheduled.json")
+    report = json.loads(Path(summary["report"]["json"]).read_text())
+    digest = sink.received[0].json()
+    assert {v["fingerprint"] for v in report["violations_list"]} == {
+        a["fingerprint"] for a in digest["alerts"]
+    }
+    assert report["settings"]["hss_sk"] == "(set)" and report["settings"]["webhook_url"] == "(set)"
+    text = Path(summary["report"]["json"]).read_text() + Path(summary["report"]["csv"]).read_text()
+    for secret in ("demo-secret", "e2e-signing-secret", sink.url):
+        assert secret not in text
+    csv_lines = Path(summary["report"]["csv"]).read_text().splitlines()
+    assert csv_lines[0].startswith("fingerprint,severity,policy_id") and len(csv_lines) == 1 + len(EXPECTED)
+
+
+def test_slack_webhook_gets_block_kit_and_ok_is_success(env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    with WebhookSink("slack") as slack:
+        monkeypatch.setenv("WEBHOOK_URL", slack.url)
+        monkeypatch.setenv("WEBHOOK_PLATFORM", "slack")
+        summary = invoke("scheduled.json")
+        assert summary["notifications"]["sent"] == 1
+        blocks = slack.received[0].json()["blocks"]
+    assert blocks[0]["text"]["text"] == "imagewatch compliance: 8 new"
+    assert sum("*NEW*" in b.get("text", {}).get("text", "") for b in blocks) == len(EXPECTED)
+
+
+def test_imagewatch_invoke_runs_the_handler_from_the_command_line(env: dict, sink: WebhookSink) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "imagewatch.cli", "invoke", str(EVENTS / "scheduled.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["trigger"] == "schedule" and summary["new"] == len(EXPECTED)
+    assert len(sink.wait_for(1)) == 1
+
+
+def test_malformed_event_is_a_clear_error(env: dict) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "imagewatch.cli", "invoke", "/dev/stdin"],
+        input='{"source": "schedule", "scheduled_time": "soon"}',
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "/scheduled_time: 'soon' does not match" in result.stderr
