@@ -3,15 +3,16 @@
 Starts the HSS emulator (a synthetic fleet) and a Slack-like webhook sink on free loopback ports,
 invokes the Lambda handler with ``events/scheduled.json`` three times — first run, unchanged fleet,
 fleet with some images fixed — and prints each run's summary and the chat message the sink received.
-Everything runs in this process and stops with it: nothing is left behind.
+Everything runs in this process and stops with it: nothing is left behind but the state and reports
+under ``.imagewatch/demo/`` (git-ignored, cleared at the next demo).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from imagewatch.alerts.channels.slack import to_text
@@ -56,35 +57,37 @@ def _run(title: str, event: dict, sink: WebhookSink) -> dict:
 
 def main() -> int:
     event = json.loads((ROOT / "events" / "scheduled.json").read_text())
-    with tempfile.TemporaryDirectory(prefix="imagewatch-demo-") as work:
-        fleet = Fleet.synthetic(FLEET_SIZE, seed=SEED)
-        with Emulator(fleet) as emulator, WebhookSink("slack") as sink:
-            os.environ.update(
-                {
-                    "HSS_ENDPOINT": emulator.url,
-                    "HSS_PROJECT_ID": emulator.project_id,
-                    "HSS_AK": DEMO_AK,
-                    "HSS_SK": DEMO_SK,
-                    "WEBHOOK_URL": sink.url,
-                    "WEBHOOK_PLATFORM": "slack",
-                    "POLICY_PATH": str(ROOT / "policies"),
-                    "STATE_PATH": f"{work}/state.sqlite3",
-                    "REPORT_DIR": f"{work}/reports",
-                }
-            )
-            print(f"HSS emulator: {emulator.url} ({FLEET_SIZE} synthetic images, seed {SEED})")
-            print(f"webhook sink: {sink.url} (answers like Slack)")
-            print(f"policies: {ROOT / 'policies'}")
-            first = _run("Run 1: first look at the fleet", event, sink)
-            _run("Run 2: same fleet — nothing is re-alerted", event, sink)
-            fixed = [
-                item["subject"]
-                for item in json.loads(Path(first["report"]["json"]).read_text())["violations_list"]
-                if item["subject"] != "fleet"
-            ][:3]
-            fleet.delete(fixed)
-            print(f"\n(removing {len(fixed)} violating images from the emulator's fleet, as if fixed)")
-            _run("Run 3: three images fixed — their violations resolve", event, sink)
+    work = Path(os.environ.get("IMAGEWATCH_DEMO_DIR") or ROOT / ".imagewatch" / "demo")  # fresh each time
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    fleet = Fleet.synthetic(FLEET_SIZE, seed=SEED)
+    with Emulator(fleet) as emulator, WebhookSink("slack") as sink:
+        os.environ.update(
+            {
+                "HSS_ENDPOINT": emulator.url,
+                "HSS_PROJECT_ID": emulator.project_id,
+                "HSS_AK": DEMO_AK,
+                "HSS_SK": DEMO_SK,
+                "WEBHOOK_URL": sink.url,
+                "WEBHOOK_PLATFORM": "slack",
+                "POLICY_PATH": str(ROOT / "policies"),
+                "STATE_PATH": f"{work}/state.sqlite3",
+                "REPORT_DIR": f"{work}/reports",
+            }
+        )
+        print(f"HSS emulator: {emulator.url} ({FLEET_SIZE} synthetic images, seed {SEED})")
+        print(f"webhook sink: {sink.url} (answers like Slack)")
+        print(f"policies: {ROOT / 'policies'}")
+        first = _run("Run 1: first look at the fleet", event, sink)
+        _run("Run 2: same fleet — nothing is re-alerted", event, sink)
+        fixed = [
+            item["subject"]
+            for item in json.loads(Path(first["report"]["json"]).read_text())["violations_list"]
+            if item["subject"] != "fleet"
+        ][:3]
+        fleet.delete(fixed)
+        print(f"\n(removing {len(fixed)} violating images from the emulator's fleet, as if fixed)")
+        _run("Run 3: three images fixed — their violations resolve", event, sink)
     print("\nDemo finished; emulator and sink stopped.")
     return 0
 
