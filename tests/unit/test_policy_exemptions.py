@@ -129,3 +129,14 @@ def test_exemption_errors(entry, pointer, message):
     with pytest.raises(PolicyLoadError) as caught:
         policy(entry)
     assert [(e.pointer, e.message) for e in caught.value.errors] == [(pointer, message)]
+
+
+def test_exemption_to_dict_for_reports():
+    pol = policy(exemption("vendor", "2026-12-31", owner="team-a"))
+    assert pol.exemptions[0].to_dict() == {
+        "policy_id": "vulns",
+        "pointer": "/exempt/0",
+        "reason": "vendor is known",
+        "owner": "team-a",
+        "expires": "2026-12-31",
+    }

@@ -45,6 +45,8 @@ class ExemptionReport:
 
 @dataclass(slots=True)
 class EvaluationResult:
+    """Everything one evaluation found; small (no images), ready for the ledger and the report."""
+
     now_ms: int
     images_seen: int
     violations: list[Violation] = field(default_factory=list)  # worst first (Violation.sort_key)
@@ -55,6 +57,7 @@ class EvaluationResult:
 
 
 def fleet_violation(policy: Policy, figure: FleetFigure, examples: Sequence[str]) -> Violation:
+    """The one violation of a fleet rule whose requirement failed: subject ``fleet``, the figure inside."""
     fields = {
         "measure": figure.measure,
         "count": figure.count,

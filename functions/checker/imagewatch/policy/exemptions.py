@@ -37,6 +37,16 @@ class Exemption:
         """Still applies, but lapses within ``window_ms``."""
         return self.expires_ms is not None and 0 < self.expires_ms - now_ms <= window_ms
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready facts about the exemption, for run reports."""
+        return {
+            "policy_id": self.policy_id,
+            "pointer": self.pointer,
+            "reason": self.reason,
+            "owner": self.owner,
+            "expires": self.expires,
+        }
+
     def describe(self) -> str:
         owner = f", owner {self.owner}" if self.owner else ""
         return f"{self.pointer} ({show(self.reason)}, expires {self.expires}{owner})"
@@ -68,14 +78,3 @@ def read_exemptions(
             Exemption(policy_id, pointer, reason, owner, str(item["expires"]), expires_ms, condition)
         )
     return tuple(exemptions)
-
-
-def exemption_summary(exemption: Exemption) -> dict[str, Any]:
-    """JSON-ready facts about an exemption, for run reports."""
-    return {
-        "policy_id": exemption.policy_id,
-        "pointer": exemption.pointer,
-        "reason": exemption.reason,
-        "owner": exemption.owner,
-        "expires": exemption.expires,
-    }
