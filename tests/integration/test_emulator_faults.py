@@ -256,9 +256,18 @@ def test_faults_armed_from_json_specs():
     plan.arm({"kind": "mutate_after", "requests": 2, "insert": 1})
     plan.arm({"kind": "expire_token_after", "requests": 4})
     plan.arm({"kind": "latency", "ms": 25})
-    kinds = [f["kind"] for f in plan.pending()]
-    assert kinds == ["throttle", "error", "corrupt", "mutate", "expire_token_after"]
+    assert plan.pending() == [
+        {"kind": "throttle", "after": 0, "times": 2, "target": "list", "retry_after": 3},
+        {"kind": "error", "after": 0, "times": 1, "target": "list", "status": 504},
+        {"kind": "corrupt", "offset": 5, "field": "image_size", "value": -1, "times": 1},
+        {"kind": "mutate_after", "requests": 2, "insert": 1, "delete": 0},
+        {"kind": "expire_token_after", "requests": 4},
+    ]
     assert plan.latency_ms == 25
+    replayed = Faults()
+    for spec in plan.pending():
+        replayed.arm(spec)
+    assert replayed.pending() == plan.pending()
 
 
 @pytest.mark.parametrize(

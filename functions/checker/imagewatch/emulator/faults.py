@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Target = Literal["list", "iam"]
-GatewayKind = Literal["throttle", "error", "slow", "reset"]
+GATEWAY_KINDS = ("throttle", "error", "slow", "reset")
 ERROR_STATUSES = (500, 502, 503, 504)
 TARGETS = ("list", "iam")
 
@@ -42,7 +42,36 @@ class Fault:
     delete: int = 0  # mutate
 
     def describe(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, 0, 0.0, "")}
+        """JSON-ready, in the shape ``Faults.arm`` accepts (with the remaining ``after``/``times``)."""
+        if self.kind == "mutate_after":
+            return {
+                "kind": self.kind,
+                "requests": self.after + 1,
+                "insert": self.insert,
+                "delete": self.delete,
+            }
+        if self.kind == "corrupt":
+            return {
+                "kind": self.kind,
+                "offset": self.offset,
+                "field": self.field,
+                "value": self.value,
+                "times": self.times,
+            }
+        shown: dict[str, Any] = {"kind": self.kind, "after": self.after, "times": self.times}
+        if self.kind in GATEWAY_KINDS:
+            shown["target"] = self.target
+        values = asdict(self)
+        shown.update({key: values[key] for key in _DETAILS.get(self.kind, ())})
+        return shown
+
+
+_DETAILS = {
+    "throttle": ("retry_after",),
+    "error": ("status",),
+    "slow": ("delay_s",),
+    "corrupt": ("offset", "field", "value"),
+}
 
 
 def _count(name: str, value: object, *, allow_none: bool = False, low: int = 0) -> None:
@@ -123,7 +152,7 @@ class Faults:
         _count("requests", requests, low=1)
         _count("insert", insert)
         _count("delete", delete)
-        return self._arm(Fault("mutate", "list", requests - 1, 1, insert=insert, delete=delete))
+        return self._arm(Fault("mutate_after", "list", requests - 1, 1, insert=insert, delete=delete))
 
     def expire_token_after(self, requests: int) -> None:
         """The token used by the ``requests``-th next successful token-authenticated listing expires right
@@ -197,7 +226,7 @@ class Faults:
 
     def on_arrival(self, target: Target) -> Fault | None:
         """A request arrived: the gateway fault it gets, if any."""
-        return self._take(("throttle", "error", "slow", "reset"), target)
+        return self._take(GATEWAY_KINDS, target)
 
     def on_answer(self) -> Fault | None:
         """A listing succeeded: whether its body is to be malformed."""
@@ -218,7 +247,7 @@ class Faults:
 
     def after_answer(self) -> Fault | None:
         """A listing was answered: the fleet mutation now due, if any."""
-        return self._take(("mutate",), "list")
+        return self._take(("mutate_after",), "list")
 
     def token_used(self) -> bool:
         """A token-authenticated listing succeeded: True when that token must now expire."""

@@ -28,7 +28,9 @@ from imagewatch.emulator.entries import (
     ListSource,
     Relations,
     Source,
+    check_unique,
     entry_from_json,
+    identity_of,
     load_entries,
 )
 from imagewatch.emulator.filters import ImageFilter, filter_from_params
@@ -168,10 +170,17 @@ class Fleet:
         new = [
             item if isinstance(item, Entry) else entry_from_json(item, n) for n, item in enumerate(records)
         ]
+        return self._insert(new, front=front, check=True)
+
+    def _insert(self, new: list[Entry], *, front: bool, check: bool) -> list[str]:
         with self._lock:
-            for entry in new:
-                if self._locate(entry.identity, scan_source=len(self.source) <= _IDENTITY_CHECK_LIMIT):
-                    raise ValueError(f"fleet already holds a record with identity {entry.identity!r}")
+            if check:
+                identities = [entry.identity for entry in new]
+                check_unique(new)
+                scan = len(self.source) <= _IDENTITY_CHECK_LIMIT
+                clashes = self._locate_all(set(identities), scan_source=scan)
+                if clashes:
+                    raise ValueError(f"fleet already holds a record with identity {sorted(clashes)[0]!r}")
             if front:
                 self._head[:0] = new
             else:
@@ -180,21 +189,18 @@ class Fleet:
 
     def delete(self, identities: Iterable[str]) -> int:
         """Remove records by identity; returns how many were found and removed."""
-        removed = 0
         with self._lock:
-            for identity in identities:
-                where = self._locate(identity)
-                if where is None:
-                    continue
-                kind, key = where
-                if kind == "source":
-                    self._deleted.add(key)
+            found = self._locate_all(set(identities))
+            sources = {key for kind, key in found.values() if kind == "source"}
+            for kind, entries in (("head", self._head), ("tail", self._tail)):
+                doomed = {key for where, key in found.values() if where == kind}
+                entries[:] = [entry for position, entry in enumerate(entries) if position not in doomed]
+            if sources:
+                self._deleted |= sources
+                for key in sources:
                     self._overrides.pop(key, None)
-                    self._visible.clear()
-                else:
-                    del (self._head if kind == "head" else self._tail)[key]
-                removed += 1
-        return removed
+                self._visible.clear()
+            return len(found)
 
     def delete_front(self, count: int, selection: FilterLike = None) -> list[str]:
         """Remove the first ``count`` records of a filtered listing; returns their identities."""
@@ -216,7 +222,7 @@ class Fleet:
                 record["image_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                 record["image_digest"] = f"sha256:{rng.getrandbits(256):064x}"
                 clones.append(Entry(record, entry.relations))
-            return self.insert(clones)
+            return self._insert(clones, front=True, check=False)  # fresh random ids: no clash to look for
 
     def update(self, identity: str, **fields: Any) -> Entry:
         """Change fields of one record in place (relations stay); the identity may not change."""
@@ -292,18 +298,25 @@ class Fleet:
                 del indices[position]
         self._visible.clear()
 
-    def _locate(self, identity: str, *, scan_source: bool = True) -> tuple[str, int] | None:
+    def _locate(self, identity: str) -> tuple[str, int] | None:
+        return self._locate_all({identity}).get(identity)
+
+    def _locate_all(self, identities: set[str], *, scan_source: bool = True) -> dict[str, tuple[str, int]]:
+        """Where each identity is held: ("head"|"tail", position) or ("source", index). One pass."""
+        found: dict[str, tuple[str, int]] = {}
         for kind, entries in (("head", self._head), ("tail", self._tail)):
             for position, entry in enumerate(entries):
-                if entry.identity == identity:
-                    return kind, position
+                if entry.identity in identities:
+                    found[entry.identity] = (kind, position)
         if not scan_source:
-            return None
+            return found
         for index in range(len(self.source)):
+            if len(found) == len(identities):
+                break
             if index in self._deleted:
                 continue
             override = self._overrides.get(index)
-            record = override.record if override else self.source.record(index)
-            if Entry(record).identity == identity:
-                return "source", index
-        return None
+            identity = identity_of(override.record if override else self.source.record(index))
+            if identity in identities and identity not in found:
+                found[identity] = ("source", index)
+        return found

@@ -187,6 +187,11 @@ class Handler(BaseHTTPRequestHandler):
                 )
             else:
                 self._gated("list" if listing else "iam", raw_path, raw_query, body, listing)
+        except Exception:
+            log.exception("emulator error serving %s %s", self.command, raw_path)
+            if self._counted:  # nothing was answered yet: say so rather than drop the connection
+                self.close_connection = True
+                self.send_json(500, hss_error("HSS.0500", "emulator internal error (see its log)"))
         finally:
             self.finish_stats(None)  # only if no answer was sent (an unexpected error)
 
@@ -251,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
             position = fault.offset - request.offset
             if fault.field is None:
                 records[position] = fault.value
-            else:
+            elif isinstance(records[position], dict):
                 records[position][fault.field] = fault.value
         raw = json.dumps({"total_num": total, "data_list": records}).encode()
         if emulator.faults.on_answer() is not None:
