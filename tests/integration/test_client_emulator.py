@@ -187,9 +187,9 @@ def test_throttling_without_retry_after_waits_at_least_the_advised_floor(
 
 def test_persistent_throttling_gives_up_with_a_typed_error(emulator, emulator_clock, sleeps) -> None:
     emulator.faults.throttle(times=None)
-    with make_client(emulator, emulator_clock, sleeps, retry=RetryPolicy(max_attempts=4)) as hss:
-        with pytest.raises(HssThrottledError) as caught:
-            hss.fetch_page(ImageQuery(), 0)
+    hss = make_client(emulator, emulator_clock, sleeps, retry=RetryPolicy(max_attempts=4))
+    with hss, pytest.raises(HssThrottledError) as caught:
+        hss.fetch_page(ImageQuery(), 0)
     assert (caught.value.status, caught.value.error_code, caught.value.attempts) == (429, "APIG.0308", 4)
     assert len(sleeps) == 3
 
@@ -231,7 +231,7 @@ def test_malformed_json_is_retried_then_reported(emulator: Emulator, emulator_cl
     with make_client(emulator, emulator_clock, sleeps) as hss:
         assert hss.fetch_page(ALL, 0).attempts == 2
         emulator.faults.malformed(times=None)
-        with pytest.raises(HssTransportError, match="offset 0: no usable answer after 6 attempts.*not JSON"):
+        with pytest.raises(HssTransportError, match=r"offset 0: no usable answer after 6 attempts.*not JSON"):
             hss.fetch_page(ALL, 0)
 
 
@@ -284,10 +284,12 @@ def test_delete_between_pages_is_detected(client: HssClient, emulator) -> None:
 
 def test_inventory_over_the_offset_ceiling_is_read_to_the_ceiling_and_flagged(sleeps) -> None:
     clock = ManualClock()
-    with Emulator(Fleet.synthetic(2_000_450, seed=3, now_ms=NOW_MS), clock=clock) as big:
-        with make_client(big, clock, sleeps) as hss:
-            listing = hss.list_images(ALL, start_offset=1_999_800)
-            got = records(listing)
+    with (
+        Emulator(Fleet.synthetic(2_000_450, seed=3, now_ms=NOW_MS), clock=clock) as big,
+        make_client(big, clock, sleeps) as hss,
+    ):
+        listing = hss.list_images(ALL, start_offset=1_999_800)
+        got = records(listing)
     assert len(got) == 400  # offsets 1,999,800 .. 2,000,199: the last page the API serves
     assert listing.stats.pages == 2 and not listing.complete
     assert "2000450 images" in listing.problems[0] and "unreachable" in listing.problems[0]

@@ -31,6 +31,9 @@ from imagewatch.request import RunRequest
 from imagewatch.settings import Settings
 from imagewatch.violation import SEVERITIES, Violation
 
+INVALID_POLICY_ID = "imagewatch.invalid-policy"  # reserved: a policy file that failed to load
+INVALID_POLICY_TITLE = "Policy file is invalid and was skipped"
+
 
 @dataclass
 class RunDeps:
@@ -85,6 +88,57 @@ def fetch_and_evaluate(hss: HssClient, planned: PlannedQuery, now_ms: int) -> tu
     return outcome, evaluator.finish()
 
 
+def invalid_policy_violations(errors: Sequence[Any]) -> list[Violation]:
+    """One violation per policy file that failed to load, so chat hears when it breaks and is fixed."""
+    by_file: dict[str, list[str]] = {}
+    for error in errors:
+        by_file.setdefault(error.file, []).append(f"{error.pointer or '/'}: {error.message}")
+    return [
+        Violation(
+            INVALID_POLICY_ID,
+            INVALID_POLICY_TITLE,
+            "high",
+            subject=file,
+            label=file,
+            message=f"{file} was skipped: " + "; ".join(messages[:3]) + ("; …" if len(messages) > 3 else ""),
+        )
+        for file, messages in by_file.items()
+    ]
+
+
+def note_dict(report: Any) -> dict[str, Any]:
+    return {**report.exemption.to_dict(), "subjects": list(report.subjects)}
+
+
+def exemption_notes(evaluations: Sequence[Any]) -> list[str]:
+    """What the digest says about exemptions: which expired, which lapse within 14 days."""
+    notes = []
+    for result in evaluations:
+        for report in result.expired_exemptions:
+            e = report.exemption
+            notes.append(
+                f"exemption {e.policy_id}{e.pointer} expired {e.expires} ({e.reason}); "
+                f"{len(report.subjects)} image(s) count again"
+            )
+        for report in result.expiring_soon:
+            e = report.exemption
+            owner = f", owner {e.owner}" if e.owner else ""
+            notes.append(
+                f"exemption {e.policy_id}{e.pointer} expires {e.expires}{owner}; "
+                f"it covers {len(report.subjects)} image(s)"
+            )
+    return notes
+
+
+def run_status(queries: Sequence[QueryOutcome], errors: Sequence[str]) -> str:
+    """``failed`` when no listing could be read at all, ``partial`` when some were incomplete."""
+    if queries and all(not q.complete and q.images == 0 for q in queries):
+        return "failed"
+    if errors or any(not q.complete for q in queries):
+        return "partial"
+    return "ok"
+
+
 def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     """Run the pipeline once and return its summary (JSON-ready)."""
     settings, target = deps.settings, deps.settings.target
@@ -99,12 +153,12 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     if request.policy_ids is not None:
         missing = sorted(set(request.policy_ids) - {p.id for p in loaded.policies})
         errors.extend(f"policy {pid!r} requested but not loaded" for pid in missing)
-    problems = [f"invalid policy skipped: {error}" for error in loaded.errors]
+    problems: list[str] = []
+    violations: list[Violation] = invalid_policy_violations(loaded.errors)
+    judged: set[str] = {INVALID_POLICY_ID}  # loading is always a complete read of the policy folder
 
     # 2. plan, 3. fetch, 4. evaluate
     queries: list[QueryOutcome] = []
-    violations: list[Violation] = []
-    judged: set[str] = set()
     evaluations = []
     for planned in plan(policies, settings.hss_enterprise_project_id):
         outcome, result = fetch_and_evaluate(deps.hss, planned, now_ms)
@@ -127,7 +181,8 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         deps.store.save(target, [ledger.entries[fp] for fp in ledger.changed])
     open_by_severity = Counter(e.severity for e in ledger.entries.values() if e.status == "open")
     current = {v.fingerprint: v for v in violations}
-    titles = {p.id: p.title for p in loaded.policies}
+    titles = {p.id: p.title for p in loaded.policies} | {INVALID_POLICY_ID: INVALID_POLICY_TITLE}
+    notes = exemption_notes(evaluations)
 
     # 6. notify
     key = report_key(settings.report_prefix, target, started_at, request.run_id, "json")
@@ -144,6 +199,7 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
             titles=titles,
             open_by_severity=open_by_severity,
             problems=problems,
+            notes=notes,
             report_url=deps.reports.link(key),
             dry_run=request.dry_run,
         )
@@ -190,8 +246,14 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
             "failed": sum(1 for o in outcomes if not o["ok"]),
             "channels": outcomes,
         },
+        "exemptions": {
+            "applied": sum(len(result.exempted) for result in evaluations),
+            "expired": [note_dict(r) for result in evaluations for r in result.expired_exemptions],
+            "expiring_soon": [note_dict(r) for result in evaluations for r in result.expiring_soon],
+        },
         "problems": problems,
         "errors": errors,
+        "status": run_status(queries, errors),
     }
     if request.dry_run:
         summary["digests"] = digests
@@ -203,6 +265,11 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
             ],
             "violations_list": [v.to_dict() for v in violations],
+            "exempted": [
+                {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
+                for result in evaluations
+                for x in result.exempted
+            ],
             "new_fingerprints": [e.fingerprint for e in ledger.new],
             "resolved_fingerprints": [e.fingerprint for e in ledger.resolved],
         }

@@ -27,6 +27,7 @@ class DigestItem:
     label: str
     message: str
     fingerprint: str
+    examples: tuple[str, ...] = ()  # fleet rules: a few images that count towards the figure
 
     def text(self) -> str:
         """The message, prefixed with the image label unless the message already names it."""
@@ -45,7 +46,8 @@ class Digest:
     generated_at: str  # ISO 8601 UTC
     items: tuple[DigestItem, ...]
     open_by_severity: Mapping[str, int]  # every violation open after this run, by severity
-    problems: tuple[str, ...] = ()  # invalid policies, incomplete reads: said in every digest
+    problems: tuple[str, ...] = ()  # incomplete reads: said in every digest
+    notes: tuple[str, ...] = ()  # exemptions expired or expiring soon
     report_url: str | None = None
     dry_run: bool = False
     counts: Mapping[str, int] = field(default_factory=dict)  # items by kind
@@ -74,6 +76,7 @@ def build_digest(
     titles: Mapping[str, str],
     open_by_severity: Mapping[str, int],
     problems: Sequence[str] = (),
+    notes: Sequence[str] = (),
     report_url: str | None = None,
     dry_run: bool = False,
 ) -> Digest:
@@ -87,6 +90,7 @@ def build_digest(
                 label=alert.entry.label,
                 message=alert.entry.message,
                 fingerprint=alert.entry.fingerprint,
+                examples=alert.violation.examples if alert.violation else (),
             )
             for alert in alerts
         ),
@@ -99,6 +103,7 @@ def build_digest(
         items=tuple(items),
         open_by_severity=dict(open_by_severity),
         problems=tuple(problems),
+        notes=tuple(notes),
         report_url=report_url,
         dry_run=dry_run,
         counts=dict(Counter(item.kind for item in items)),

@@ -1,100 +1,126 @@
-"""Inline examples: images a policy carries together with the verdict it must reach on them.
+"""Running policies' inline examples: each must reach its expected verdict, or we say why not.
 
-An image rule's example is ``{"image": {...}, "expect": "violation"|"pass"|"exempt", "note"?, "now"?}``;
-a fleet rule's is ``{"images": [{...}, ...], "expect": "violation"|"pass", "note"?, "now"?}``.
-Images are partial ImageLocalInfo records (absent fields are absent). Every example runs at a fixed
-moment: its own ``now``, else the policy's ``examples_now``, else ``DEFAULT_EXAMPLES_NOW``, so a
-shipped example gives the same verdict on every day it is run.
+Examples go through the real path — the same compiled predicates and the same Evaluator as a run —
+at the example's fixed ``now``. An image the policy's ``select`` would not fetch (judged on the exact
+filters, scan_status and local_image_type) passes, as it would in a run: that is how an unsafe
+pushdown shows up in an example.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TextIO
 
-from imagewatch.hss.errors import RecordError
-from imagewatch.hss.model import IMAGE_FIELDS, Image, parse_image
-from imagewatch.policy.conditions import Problems, suggest
-from imagewatch.policy.errors import BadValue, child, got, show
-from imagewatch.policy.instants import parse_instant
-
-Verdict = Literal["violation", "pass", "exempt"]
-VERDICTS: tuple[Verdict, ...] = ("violation", "pass", "exempt")
-DEFAULT_EXAMPLES_NOW = parse_instant("2026-01-01T00:00:00Z")
+from imagewatch.policy.evaluate import Evaluator
+from imagewatch.policy.examples import Example, Verdict
+from imagewatch.policy.explain import explain
+from imagewatch.policy.labels import count, image_label
+from imagewatch.policy.loader import load_policies
+from imagewatch.policy.model import Policy
+from imagewatch.policy.pushdown import select_admits
 
 
 @dataclass(frozen=True, slots=True)
-class Example:
-    index: int
-    pointer: str  # "/examples/2"
-    expect: Verdict
-    note: str | None
-    now_ms: int
-    images: tuple[Image, ...]  # one for image rules
+class ExampleFailure:
+    policy: Policy
+    example: Example
+    actual: Verdict
+    reasons: tuple[str, ...]
 
-    @property
-    def name(self) -> str:
-        """``example 2 ("High is flagged")`` — how failures refer to it."""
-        return f"example {self.index}" + (f" ({show(self.note)})" if self.note else "")
-
-
-def _image(record: object, pointer: str, problems: Problems) -> Image | None:
-    if not isinstance(record, dict):
-        return None
-    unknown = [name for name in record if name not in IMAGE_FIELDS]
-    for name in unknown:
-        problems.append(
-            (child(pointer, name), "not an ImageLocalInfo field" + suggest(name, list(IMAGE_FIELDS)))
+    def __str__(self) -> str:
+        head = (
+            f"FAIL {self.policy.source} {self.policy.id} {self.example.name}:"
+            f" expected {self.example.expect}, got {self.actual}"
         )
-    try:
-        image = parse_image(record)
-    except RecordError as error:
-        problems.append((child(pointer, error.field), got(error.value, error.expected)))
-        return None
-    return None if unknown else image
+        return "\n".join([head, *(f"  {reason}" for reason in self.reasons)])
 
 
-def read_now(raw: object, pointer: str, problems: Problems) -> int | None:
-    try:
-        return parse_instant(raw)
-    except BadValue as error:
-        problems.append((pointer, error.message))
-        return None
+def verdict(policy: Policy, example: Example) -> Verdict:
+    """What ``policy`` decides about the example's image(s) at the example's ``now``."""
+    evaluator = Evaluator([policy], example.now_ms)
+    for image in example.images:
+        if select_admits(policy.select, image)[0]:
+            evaluator.add(image)
+    result = evaluator.finish()
+    if result.violations:
+        return "violation"
+    return "exempt" if result.exempted else "pass"
 
 
-def read_examples(raw: object, *, fleet: bool, default_now: int, problems: Problems) -> tuple[Example, ...]:
-    """The ``examples`` list of one policy; problems go to ``problems``."""
-    if not isinstance(raw, list):
-        return ()
-    examples: list[Example] = []
-    for index, item in enumerate(raw):
-        pointer = child("/examples", index)
-        if not isinstance(item, dict):
-            continue
-        now = read_now(item["now"], child(pointer, "now"), problems) if "now" in item else default_now
-        expect, note = item.get("expect"), item.get("note")
-        if expect not in VERDICTS or (fleet and expect == "exempt"):
-            if isinstance(expect, str):
-                allowed = (
-                    "violation or pass (fleet rules have no exemptions)"
-                    if fleet
-                    else "violation, pass or exempt"
-                )
-                problems.append((child(pointer, "expect"), got(expect, allowed)))
-            continue
-        if fleet:
-            records = item.get("images")
-            records = records if isinstance(records, list) else []
-            base = child(pointer, "images")
-            images = [_image(record, child(base, n), problems) for n, record in enumerate(records)]
+def _image_reasons(policy: Policy, example: Example) -> list[str]:
+    image, now = example.images[0], example.now_ms
+    admitted, why = select_admits(policy.select, image)
+    if not admitted:
+        return [f"not selected, so never evaluated: {why}"]
+    if policy.where is None:
+        return []
+    matched, reasons = explain(policy.where.node, image, now)
+    if not matched:
+        return reasons
+    for exemption in policy.exemptions:
+        applies, why_exempt = explain(exemption.condition.node, image, now)
+        if applies and not exemption.expired(now):
+            return [*reasons, f"exempted by {exemption.describe()}", *why_exempt]
+        if applies:
+            reasons.append(f"{exemption.pointer} matches but expired (expires {exemption.expires})")
         else:
-            images = [_image(item.get("image"), child(pointer, "image"), problems)]
-        if (
-            now is None
-            or any(image is None for image in images)
-            or not (note is None or isinstance(note, str))
-        ):
+            reasons += [f"{exemption.pointer} does not apply:", *(f"  {line}" for line in why_exempt)]
+    return reasons
+
+
+def _fleet_reasons(policy: Policy, example: Example) -> list[str]:
+    rule, now = policy.fleet, example.now_ms
+    if rule is None:
+        return []
+    evaluator = Evaluator([policy], now)
+    where, among = rule.where.bind(now), rule.among.bind(now) if rule.among else None
+    counted, skipped = [], []
+    for n, image in enumerate(example.images):
+        admitted, why = select_admits(policy.select, image)
+        if not admitted:
+            skipped.append(f"image {n} ({image_label(image)}) not selected: {why}")
             continue
-        kept = tuple(image for image in images if image is not None)
-        examples.append(Example(index, pointer, expect, note, now, kept))  # type: ignore[arg-type]
-    return tuple(examples)
+        evaluator.add(image)
+        if (among is None or among(image)) and where(image):
+            counted.append(f"#{n} {image_label(image)}")
+    figure = evaluator.finish().fleet[0]
+    shown = "not judged (no images)" if figure.figure is None else f"{figure.figure:g}"
+    lines = [
+        f"{figure.measure} = {shown} ({figure.count} of {figure.total}); requirement {figure.requirement}"
+    ]
+    where_at = f"/fleet/{rule.measure}/where"
+    if counted:
+        more = f" and {len(counted) - 10} more" if len(counted) > 10 else ""
+        lines.append(f"images matching {where_at}: " + ", ".join(counted[:10]) + more)
+    else:
+        lines.append(f"no image matches {where_at}")
+    return lines + skipped
+
+
+def failures(policies: Sequence[Policy]) -> tuple[int, list[ExampleFailure]]:
+    """(number of examples run, the ones that did not reach their expected verdict)."""
+    total, failed = 0, []
+    for policy in policies:
+        for example in policy.examples:
+            total += 1
+            actual = verdict(policy, example)
+            if actual != example.expect:
+                reasons = (
+                    _fleet_reasons(policy, example) if policy.is_fleet else _image_reasons(policy, example)
+                )
+                failed.append(ExampleFailure(policy, example, actual, tuple(reasons)))
+    return total, failed
+
+
+def run_examples_cli(paths: list[str], out: TextIO) -> int:
+    """``imagewatch test [PATH…]``: run every example; 0 when all pass and every policy loads."""
+    loaded = load_policies(paths or ["policies"])
+    for error in loaded.errors:
+        print(error, file=out)
+    total, failed = failures(loaded.policies)
+    for failure in failed:
+        print(failure, file=out)
+    broken = f", {count(len(loaded.errors), 'load error')}" if loaded.errors else ""
+    print(f"{count(total, 'example')}, {len(failed)} failed{broken}", file=out)
+    return 1 if failed or loaded.errors else 0

@@ -1,9 +1,9 @@
 """A generic JSON webhook: a documented body, signed with HMAC-SHA256 when a secret is set.
 
 Body (version 1, docs/webhooks.md): ``{"source": "imagewatch", "version": 1, "title", "target",
-"run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "report_url",
-"alerts": [{"kind", "severity", "policy_id", "policy_title", "label", "message", "fingerprint"}],
-"truncated": N}``.
+"run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "notes", "report_url",
+"alerts": [{"kind", "severity", "policy_id", "policy_title", "label", "message", "fingerprint",
+"examples"}], "truncated": N}``.
 
 Signature: ``X-Imagewatch-Timestamp: <unix seconds>`` and
 ``X-Imagewatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; a receiver
@@ -39,6 +39,7 @@ def render(digest: Digest) -> dict[str, object]:
         "open_by_severity": dict(digest.open_by_severity),
         "counts": dict(digest.counts),
         "problems": list(digest.problems),
+        "notes": list(digest.notes),
         "report_url": digest.report_url,
         "alerts": [
             {
@@ -49,6 +50,7 @@ def render(digest: Digest) -> dict[str, object]:
                 "label": clean(item.label, 1000),
                 "message": clean(item.message, 2000),
                 "fingerprint": item.fingerprint,
+                "examples": [clean(example, 300) for example in item.examples],
             }
             for item in fitted.shown
         ],

@@ -18,7 +18,7 @@ MAX_BLOCKS = 50
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
 ITEM_CHARS = 900
-FIXED_BLOCKS = 5  # header, summary, problems, divider, closing context
+FIXED_BLOCKS = 6  # header, summary, problems, notes, divider, closing context
 TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
 
 
@@ -31,6 +31,8 @@ def _item_text(item: DigestItem) -> str:
         f"*{TAGS[item.kind]}* · *{item.severity.upper()}* · {escape(item.policy_title, 150)}\n"
         f"{escape(item.text(), 600)}"
     )
+    if item.examples:
+        text += "\n_e.g._ " + ", ".join(f"`{escape(example, 80)}`" for example in item.examples[:5])
     return text[:ITEM_CHARS]
 
 
@@ -44,6 +46,9 @@ def render(digest: Digest) -> dict[str, object]:
     if digest.problems:
         problems = "\n".join(f"⚠️ {escape(p, 400)}" for p in digest.problems)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": problems[:SECTION_CHARS]}})
+    if digest.notes:
+        notes = "\n".join(f"🕒 {escape(n, 400)}" for n in digest.notes)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notes[:SECTION_CHARS]}})
     blocks.append({"type": "divider"})
     blocks.extend(
         {"type": "section", "text": {"type": "mrkdwn", "text": _item_text(item)}} for item in fitted.shown
