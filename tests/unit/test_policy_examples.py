@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 from imagewatch.policy import load_policies, policy_from_mapping, run_examples_cli
-from imagewatch.policy.example_runner import failures, verdict
-from imagewatch.policy.examples import DEFAULT_EXAMPLES_NOW
+from imagewatch.policy.example_cases import DEFAULT_EXAMPLES_NOW
+from imagewatch.policy.examples import failures, verdict
 
 PACK = Path(__file__).resolve().parents[2] / "policies"
 

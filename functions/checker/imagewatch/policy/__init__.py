@@ -9,7 +9,7 @@ See docs/policies.md for the language. The public surface:
 
 from imagewatch.policy.errors import PolicyError
 from imagewatch.policy.evaluate import EvaluationResult, Evaluator, Exempted, ExemptionReport
-from imagewatch.policy.example_runner import ExampleFailure, failures, run_examples_cli
+from imagewatch.policy.examples import ExampleFailure, failures, run_examples_cli
 from imagewatch.policy.exemptions import Exemption
 from imagewatch.policy.fleet import FleetFigure
 from imagewatch.policy.loader import PolicyLoadError, load_policies, policy_from_mapping

@@ -16,7 +16,7 @@ from imagewatch.hss.query import FILTER_PARAMS, ImageQuery
 from imagewatch.policy.compile import compile_condition
 from imagewatch.policy.conditions import ConditionReader, Problems, suggest
 from imagewatch.policy.errors import BadValue, child, got, show
-from imagewatch.policy.examples import DEFAULT_EXAMPLES_NOW, read_examples, read_now
+from imagewatch.policy.example_cases import DEFAULT_EXAMPLES_NOW, read_examples, read_now
 from imagewatch.policy.exemptions import read_exemptions
 from imagewatch.policy.fleet import FLEET_PLACEHOLDERS, read_fleet
 from imagewatch.policy.model import Policy

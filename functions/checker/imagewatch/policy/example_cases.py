@@ -1,4 +1,4 @@
-"""Inline examples: images a policy carries together with the verdict it must reach on them.
+"""Inline example cases: reading the images a policy carries with the verdict it must reach on them.
 
 An image rule's example is ``{"image": {...}, "expect": "violation"|"pass"|"exempt", "note"?, "now"?}``;
 a fleet rule's is ``{"images": [{...}, ...], "expect": "violation"|"pass", "note"?, "now"?}``.

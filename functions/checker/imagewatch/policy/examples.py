@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from imagewatch.policy.evaluate import Evaluator
-from imagewatch.policy.examples import Example, Verdict
+from imagewatch.policy.example_cases import Example, Verdict
 from imagewatch.policy.explain import explain
 from imagewatch.policy.labels import count, image_label
 from imagewatch.policy.loader import load_policies

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from imagewatch.hss.query import ImageQuery
 from imagewatch.policy.compile import CompiledCondition
 from imagewatch.policy.errors import PolicyError
-from imagewatch.policy.examples import Example
+from imagewatch.policy.example_cases import Example
 from imagewatch.policy.exemptions import Exemption
 from imagewatch.policy.fleet import FleetRule
 from imagewatch.policy.render import ViolationBuilder
