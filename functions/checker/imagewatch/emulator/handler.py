@@ -197,33 +197,32 @@ class Handler(BaseHTTPRequestHandler):
 
     def _gated(
         self, target: Target, raw_path: str, raw_query: str, body: bytes, listing: re.Match[str] | None
-    ) -> int | None:
+    ) -> None:
         """A request through the emulated gateway: latency and gateway faults first."""
         emulator = self.emulator
         if emulator.faults.latency_ms:
             emulator.pause(emulator.faults.latency_ms / 1000)
         fault = emulator.faults.on_arrival(target)
-        if fault is not None:
-            answered = self._gateway_fault(fault)
-            if answered is not False:
-                return answered  # type: ignore[return-value]
+        if fault is not None and self._gateway_fault(fault):
+            return
         if target == "iam":
-            return self._iam(body)
-        assert listing is not None
-        return self._list(unquote(listing["project"]), raw_path, raw_query, body)
+            self._iam(body)
+        elif listing is not None:
+            self._list(unquote(listing["project"]), raw_path, raw_query, body)
 
-    def _gateway_fault(self, fault: Fault) -> int | bool | None:
-        """Apply a gateway fault: the status sent, None for a reset, False to go on (slow)."""
+    def _gateway_fault(self, fault: Fault) -> bool:
+        """Apply a gateway fault; True when it ended the request (all but ``slow``)."""
         if fault.kind == "reset":
             self.reset_connection()
-            return None
-        if fault.kind == "throttle":
+        elif fault.kind == "throttle":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-            return self.send_json(429, hss_error("APIG.0308", THROTTLE_MSG), headers)
-        if fault.kind == "error":
-            return self.send_json(fault.status, hss_error(*ERROR_BODIES[fault.status]))
-        self.emulator.pause(fault.delay_s)  # slow: then answer as usual
-        return False
+            self.send_json(429, hss_error("APIG.0308", THROTTLE_MSG), headers)
+        elif fault.kind == "error":
+            self.send_json(fault.status, hss_error(*ERROR_BODIES[fault.status]))
+        else:
+            self.emulator.pause(fault.delay_s)  # slow: then answer as usual
+            return False
+        return True
 
     # -- the three services ----------------------------------------------------------------------
 
