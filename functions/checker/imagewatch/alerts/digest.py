@@ -48,6 +48,7 @@ class Digest:
     open_by_severity: Mapping[str, int]  # every violation open after this run, by severity
     problems: tuple[str, ...] = ()  # incomplete reads: said in every digest
     notes: tuple[str, ...] = ()  # exemptions expired or expiring soon
+    mentions: tuple[str, ...] = ()  # who the channel's configuration says to mention (trusted ids)
     report_url: str | None = None
     dry_run: bool = False
     counts: Mapping[str, int] = field(default_factory=dict)  # items by kind
@@ -77,6 +78,7 @@ def build_digest(
     open_by_severity: Mapping[str, int],
     problems: Sequence[str] = (),
     notes: Sequence[str] = (),
+    mentions: Sequence[str] = (),
     report_url: str | None = None,
     dry_run: bool = False,
 ) -> Digest:
@@ -104,6 +106,7 @@ def build_digest(
         open_by_severity=dict(open_by_severity),
         problems=tuple(problems),
         notes=tuple(notes),
+        mentions=tuple(mentions),
         report_url=report_url,
         dry_run=dry_run,
         counts=dict(Counter(item.kind for item in items)),

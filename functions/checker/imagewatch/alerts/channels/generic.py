@@ -1,7 +1,8 @@
 """A generic JSON webhook: a documented body, signed with HMAC-SHA256 when a secret is set.
 
 Body (version 1, docs/webhooks.md): ``{"source": "imagewatch", "version": 1, "title", "target",
-"run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "notes", "report_url",
+"run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "notes", "mentions",
+"report_url",
 "alerts": [{"kind", "severity", "policy_id", "policy_title", "label", "message", "fingerprint",
 "examples"}], "truncated": N}``.
 
@@ -40,6 +41,7 @@ def render(digest: Digest) -> dict[str, object]:
         "counts": dict(digest.counts),
         "problems": list(digest.problems),
         "notes": list(digest.notes),
+        "mentions": list(digest.mentions),
         "report_url": digest.report_url,
         "alerts": [
             {
@@ -78,3 +80,13 @@ def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> Send
     if status == 429 or status >= 500:
         return SendResult(False, True, parse_retry_after(headers.get("retry-after"), now), f"HTTP {status}")
     return SendResult(False, False, None, f"HTTP {status}")
+
+
+def to_text(payload: dict[str, object]) -> str:
+    """A readable view of the body: title, counts, one line per alert."""
+    lines = [str(payload["title"]), str(payload["target"]), ""]
+    for alert in payload["alerts"]:  # type: ignore[attr-defined]
+        lines.append(f"[{alert['kind']}] {alert['severity']} · {alert['policy_title']} · {alert['message']}")
+    if payload.get("truncated"):
+        lines.append(f"…and {payload['truncated']} more")
+    return "\n".join(lines)

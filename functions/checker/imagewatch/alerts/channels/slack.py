@@ -18,7 +18,7 @@ MAX_BLOCKS = 50
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
 ITEM_CHARS = 900
-FIXED_BLOCKS = 6  # header, summary, problems, notes, divider, closing context
+FIXED_BLOCKS = 7  # header, summary, mentions, problems, notes, divider, closing context
 TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
 
 
@@ -53,6 +53,11 @@ def render(digest: Digest) -> dict[str, object]:
     blocks.extend(
         {"type": "section", "text": {"type": "mrkdwn", "text": _item_text(item)}} for item in fitted.shown
     )
+    if digest.mentions:  # configured user/group ids, not inventory text
+        mention_text = " ".join(f"<@{clean(m, 40)}>" for m in digest.mentions)
+        blocks.insert(
+            2, {"type": "section", "text": {"type": "mrkdwn", "text": mention_text[:SECTION_CHARS]}}
+        )
     closing = [fitted.more_line(), f"run {digest.run_id} · {digest.generated_at}"]
     if digest.report_url:
         closing.append(f"<{digest.report_url}|report>")
