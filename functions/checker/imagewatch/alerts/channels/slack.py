@@ -26,6 +26,12 @@ def escape(text: object, limit: int = 300) -> str:
     return clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _mention(target: str) -> str:
+    """``U123`` → ``<@U123>``; ``!here``, ``!channel``, ``!subteam^S1`` → ``<!here>`` and so on."""
+    target = clean(target, 60).replace("<", "").replace(">", "")
+    return f"<{target}>" if target.startswith("!") else f"<@{target}>"
+
+
 def _item_text(item: DigestItem) -> str:
     text = (
         f"*{TAGS[item.kind]}* · *{item.severity.upper()}* · {escape(item.policy_title, 150)}\n"
@@ -54,7 +60,7 @@ def render(digest: Digest) -> dict[str, object]:
         {"type": "section", "text": {"type": "mrkdwn", "text": _item_text(item)}} for item in fitted.shown
     )
     if digest.mentions:  # configured user/group ids, not inventory text
-        mention_text = " ".join(f"<@{clean(m, 40)}>" for m in digest.mentions)
+        mention_text = " ".join(_mention(m) for m in digest.mentions)
         blocks.insert(
             2, {"type": "section", "text": {"type": "mrkdwn", "text": mention_text[:SECTION_CHARS]}}
         )
