@@ -66,6 +66,7 @@ def main() -> int:
             {
                 "HSS_ENDPOINT": emulator.url,
                 "HSS_PROJECT_ID": emulator.project_id,
+                "HSS_ENTERPRISE_PROJECT_ID": "all_granted_eps",  # every enterprise project, not just "0"
                 "HSS_AK": DEMO_AK,
                 "HSS_SK": DEMO_SK,
                 "WEBHOOK_URL": sink.url,
