@@ -30,8 +30,11 @@ class DigestItem:
     examples: tuple[str, ...] = ()  # fleet rules: a few images that count towards the figure
 
     def text(self) -> str:
-        """The message, prefixed with the image label unless the message already names it."""
-        return self.message if self.label in self.message else f"{self.label}: {self.message}"
+        """The message, prefixed with the image label unless the message already names it (fleet
+        violations are labelled with their policy's title, which the digest shows anyway)."""
+        if self.label in self.message or self.label == self.policy_title:
+            return self.message
+        return f"{self.label}: {self.message}"
 
     def sort_key(self) -> tuple[int, int, str, str]:
         """Firing before resolved; worst severity first; then stable by policy and image."""
