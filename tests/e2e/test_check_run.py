@@ -180,3 +180,56 @@ def test_malformed_event_is_a_clear_error(env: dict) -> None:
     )
     assert result.returncode == 2
     assert "/scheduled_time: 'soon' does not match" in result.stderr
+
+
+def test_an_invalid_policy_is_skipped_announced_and_resolved_when_fixed(
+    env: dict, sink: WebhookSink, policy_dir: Path
+) -> None:
+    broken = policy_dir / "broken.json"
+    broken.write_text('{"id": "broken", "title": "B", "severity": "urgent", "where": {}, "message": "m"}')
+    summary = invoke("scheduled.json")
+    assert summary["violations"]["total"] == len(EXPECTED) + 1  # the others still ran
+    assert any(str(broken) in entry and "/severity" in entry for entry in summary["policies"]["invalid"])
+    alert = next(
+        a for a in sink.received[-1].json()["alerts"] if a["policy_id"] == "imagewatch.invalid-policy"
+    )
+    assert alert["kind"] == "new" and alert["severity"] == "high" and "/severity" in alert["message"]
+    broken.unlink()
+    fixed = invoke("scheduled.json")
+    assert fixed["resolved"] == 1 and fixed["policies"]["invalid"] == []
+    assert [a["kind"] for a in sink.received[-1].json()["alerts"]] == ["resolved"]
+
+
+def test_exemptions_expired_and_expiring_are_said_in_the_digest(
+    env: dict, sink: WebhookSink, policy_dir: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    policy = json.loads((policy_dir / "high-severity.json").read_text())
+    soon = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d")
+    policy["exempt"] = [
+        {
+            "where": {"field": "image_name", "op": "eq", "value": "shop/a"},
+            "reason": "vendor fix",
+            "expires": soon,
+            "owner": "team-a",
+        },
+        {
+            "where": {"field": "image_name", "op": "eq", "value": "shop/g"},
+            "reason": "old waiver",
+            "expires": "2020-01-01",
+        },
+    ]
+    policy.pop("examples", None)
+    (policy_dir / "high-severity.json").write_text(json.dumps(policy))
+    summary = invoke("scheduled.json")
+    body = sink.received[-1].json()
+    subjects = {(a["policy_id"], a["label"]) for a in body["alerts"]}
+    assert ("high-severity", "shop/a:1.0 on node-h1") not in subjects  # exempted until `soon`
+    assert ("high-severity", "shop/g:1.0 on node-h4") in subjects  # its exemption expired
+    assert summary["exemptions"]["applied"] == 1
+    assert [e["expires"] for e in summary["exemptions"]["expiring_soon"]] == [soon]
+    assert [e["expires"] for e in summary["exemptions"]["expired"]] == ["2020-01-01"]
+    notes = " | ".join(body["notes"])
+    assert f"exemption high-severity/exempt/0 expires {soon}, owner team-a" in notes
+    assert "exemption high-severity/exempt/1 expired 2020-01-01 (old waiver)" in notes
