@@ -19,7 +19,24 @@ class StateStoreError(Exception):
     """The ledger could not be read or written; the run must not send what it cannot record."""
 
 
+class LeaseHeldError(StateStoreError):
+    """Another run holds this target's lease: this run must not touch the ledger or send anything."""
+
+    def __init__(self, target: str, holder: str, until_ms: int) -> None:
+        self.target, self.holder, self.until_ms = target, holder, until_ms
+        super().__init__(f"target {target!r} is being checked by run {holder} (lease until {until_ms} ms)")
+
+
 class StateStore(Protocol):
+    """The ledger's storage. Every write is idempotent; the lease is the one conditional write that
+    keeps two overlapping runs of a target from both sending the same alert."""
+
+    def acquire(self, target: str, run_id: str, now_ms: int, ttl_ms: int) -> None:
+        """Take the target's lease, or raise ``LeaseHeldError`` while another run's lease is live."""
+
+    def release(self, target: str, run_id: str) -> None:
+        """Give the lease back (only if ``run_id`` still holds it)."""
+
     def load(self, target: str) -> dict[str, LedgerEntry]:
         """Every entry of ``target`` that is not finished, by fingerprint."""
 
@@ -102,11 +119,40 @@ class SqliteStore:
                 " first_seen INTEGER, last_seen INTEGER, resolved_at INTEGER, deliveries TEXT,"
                 " PRIMARY KEY (target, fingerprint))"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS lease (target TEXT PRIMARY KEY, run_id TEXT, until_ms INTEGER)"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StateStoreError(f"state store {self.path}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
+
+    def acquire(self, target: str, run_id: str, now_ms: int, ttl_ms: int) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")  # one writer decides at a time
+            try:
+                row = self._db.execute(
+                    "SELECT run_id, until_ms FROM lease WHERE target = ?", (target,)
+                ).fetchone()
+                if row and row[0] != run_id and row[1] > now_ms:
+                    raise LeaseHeldError(target, row[0], row[1])
+                self._db.execute(
+                    "INSERT OR REPLACE INTO lease (target, run_id, until_ms) VALUES (?, ?, ?)",
+                    (target, run_id, now_ms + ttl_ms),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path}: cannot take the lease: {exc}") from None
+
+    def release(self, target: str, run_id: str) -> None:
+        try:
+            self._db.execute("DELETE FROM lease WHERE target = ? AND run_id = ?", (target, run_id))
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path}: cannot release the lease: {exc}") from None
 
     def load(self, target: str) -> dict[str, LedgerEntry]:
         try:
