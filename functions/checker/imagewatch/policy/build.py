@@ -112,5 +112,6 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
         sha256=sha256,
         report_fields=report_fields,
         violation=builder,
+        labels=tuple(sorted((doc.get("labels") or {}).items())),
     )
     return policy, problems

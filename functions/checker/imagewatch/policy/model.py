@@ -33,6 +33,7 @@ class Policy:
     sha256: str  # of its canonical JSON (sorted keys, no whitespace, "$schema" left out)
     report_fields: tuple[str, ...] = field(default=())  # the fields a violation carries
     violation: ViolationBuilder | None = field(default=None, repr=False)  # image rules: image -> Violation
+    labels: tuple[tuple[str, str], ...] = ()  # routing labels, e.g. (("team", "payments"),)
 
     @property
     def is_fleet(self) -> bool:
