@@ -107,3 +107,34 @@ def test_other_policies_entries_are_left_alone() -> None:
     later = reconcile(rec.entries, [violation("q", "a@h")], {"q"}, now=2000)  # p was skipped
     assert not later.resolved
     assert {e.policy_id for e in later.entries.values() if e.status == "open"} == {"p", "q"}
+
+
+def test_routing_by_severity_floor_policy_globs_and_labels() -> None:
+    rec = reconcile(
+        {},
+        [violation("high-severity", "a@h", "high"), violation("scan-freshness", "a@h", "medium")],
+        {"high-severity", "scan-freshness"},
+        now=0,
+    )
+    labels = {"high-severity": {"team": "payments"}}
+
+    def told(rule: ChannelRule) -> list[str]:
+        return sorted(a.entry.policy_id for a in due_alerts(rec.entries.values(), rule, 0, labels=labels))
+
+    assert told(ChannelRule("all")) == ["high-severity", "scan-freshness"]
+    assert told(ChannelRule("oncall", min_severity="high")) == ["high-severity"]
+    assert told(ChannelRule("scans", policies=("scan-*",))) == ["scan-freshness"]
+    assert told(ChannelRule("payments", labels=(("team", "pay*"),))) == ["high-severity"]
+    assert told(ChannelRule("nobody", labels=(("team", "ops"),))) == []
+    assert told(ChannelRule("by-builtin", labels=(("severity", "medium"),))) == ["scan-freshness"]
+
+
+def test_still_firing_entries_are_rewritten_only_when_changed_or_daily() -> None:
+    rec = reconcile({}, [violation("p", "a@h")], {"p"}, now=0)
+    same = reconcile(rec.entries, [violation("p", "a@h")], {"p"}, now=HOUR)
+    assert same.changed == set() and len(same.still_open) == 1
+    reworded = Violation("p", "P", "high", "a@h", "img on a@h", "now with 3 more vulnerabilities")
+    assert reconcile(rec.entries, [reworded], {"p"}, now=HOUR).changed == {rec.new[0].fingerprint}
+    daily = reconcile(rec.entries, [violation("p", "a@h")], {"p"}, now=24 * HOUR)
+    assert daily.changed == {rec.new[0].fingerprint}
+    assert daily.entries[rec.new[0].fingerprint].last_seen == 24 * HOUR

@@ -6,9 +6,12 @@ when it was seen and, per channel, what that channel has been told. The rules:
 * a violation not in the ledger (or back after it was resolved) is **new**;
 * an open entry whose policy was judged on a complete read this run and that was not found is
   **resolved**; an incomplete read, or a policy that was skipped, resolves nothing;
+* a channel hears only about what its routing wants (minimum severity, policy id globs, label globs);
 * a channel is due an alert when it has not confirmed ``new`` yet (so failed sends are retried next
   run), a ``reminder`` when ``repeat_interval`` has passed since it was last told, and ``resolved``
   once when it had been told the violation and wants resolved notices;
+* an entry still firing is rewritten only when what it says changed or once a day (``HEARTBEAT_MS``),
+  so a large, steady fleet does not cost a write per violation per run;
 * an entry is finished — and may be forgotten — once it is resolved and no channel is owed anything.
 """
 
@@ -17,11 +20,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Literal
 
-from imagewatch.violation import Violation
+from imagewatch.violation import SEVERITY_ORDER, Violation
 
 EventKind = Literal["new", "reminder", "resolved"]
+DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000
+HEARTBEAT_MS = 24 * 3_600_000
+Labels = Mapping[str, Mapping[str, str]]  # policy id -> that policy's routing labels
 
 
 @dataclass(slots=True)
@@ -68,9 +75,28 @@ class ChannelRule:
 
     name: str
     send_resolved: bool = True
-    repeat_interval_ms: int | None = None  # None: no reminders
+    repeat_interval_ms: int | None = DEFAULT_REPEAT_INTERVAL_MS  # None: no reminders
+    min_severity: str = "info"  # the least severe violation this channel hears about
+    policies: tuple[str, ...] = ()  # policy id globs; empty: every policy
+    labels: tuple[tuple[str, str], ...] = ()  # (label, glob) pairs that must all match
 
-    def wants(self, entry: LedgerEntry) -> bool:
+    def wants(self, entry: LedgerEntry, labels: Labels | None = None) -> bool:
+        """Routing: severity floor, policy globs, label globs (``policy``, ``severity`` and the
+        policy's own labels)."""
+        if SEVERITY_ORDER.get(entry.severity, 0) > SEVERITY_ORDER[self.min_severity]:
+            return False
+        if self.policies and not any(fnmatchcase(entry.policy_id, glob) for glob in self.policies):
+            return False
+        if self.labels:
+            known = {
+                "policy": entry.policy_id,
+                "severity": entry.severity,
+                **(labels or {}).get(entry.policy_id, {}),
+            }
+            for name, glob in self.labels:
+                value = known.get(name)
+                if value is None or not fnmatchcase(value, glob):
+                    return False
         return True
 
 
@@ -142,12 +168,13 @@ def due_alerts(
     channel: ChannelRule,
     now: int,
     violations: Mapping[str, Violation] | None = None,
+    labels: Labels | None = None,
 ) -> list[Alert]:
     """What ``channel`` should be told now, from the ledger alone (so failed sends come back)."""
     alerts: list[Alert] = []
     current = violations or {}
     for entry in entries:
-        if not channel.wants(entry):
+        if not channel.wants(entry, labels):
             continue
         delivery = entry.deliveries.get(channel.name)
         if entry.status == "open":
@@ -183,7 +210,7 @@ def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
     return changed
 
 
-def is_finished(entry: LedgerEntry, channels: Iterable[ChannelRule]) -> bool:
+def is_finished(entry: LedgerEntry, channels: Iterable[ChannelRule], labels: Labels | None = None) -> bool:
     """Resolved, and no channel is still owed its resolved notice."""
     if entry.status != "resolved":
         return False
@@ -191,7 +218,7 @@ def is_finished(entry: LedgerEntry, channels: Iterable[ChannelRule]) -> bool:
         delivery = entry.deliveries.get(channel.name)
         owed = (
             channel.send_resolved
-            and channel.wants(entry)
+            and channel.wants(entry, labels)
             and delivery is not None
             and delivery.new_at is not None
             and delivery.resolved_at is None
