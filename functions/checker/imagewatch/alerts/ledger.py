@@ -144,15 +144,14 @@ def reconcile(
             entry = LedgerEntry.from_violation(violation, now)
             entries[fp] = entry
             new.append(entry)
+            changed.add(fp)
         else:
-            entry.last_seen = now
-            entry.severity, entry.label, entry.message = (
-                violation.severity,
-                violation.label,
-                violation.message,
-            )
+            said = (violation.severity, violation.label, violation.message)
+            if said != (entry.severity, entry.label, entry.message) or now - entry.last_seen >= HEARTBEAT_MS:
+                entry.last_seen = now
+                entry.severity, entry.label, entry.message = said
+                changed.add(fp)
             still.append(entry)
-        changed.add(fp)
     resolved: list[LedgerEntry] = []
     for fp, entry in entries.items():
         if entry.status == "open" and fp not in seen and entry.policy_id in judged_policies:
