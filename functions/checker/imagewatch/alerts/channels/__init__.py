@@ -1,37 +1,40 @@
 """Chat platforms: one module each, all rendering a ``Digest`` and judging the answer their own way.
 
-A platform module provides ``NAME``, ``render(digest) -> dict`` (the JSON payload, within the
-platform's limits), ``prepare(url, payload, secret, now) -> (url, headers, body)`` (signing, if any),
-and ``judge(status, body) -> SendResult`` (success means what the platform says it means).
+A platform module provides:
+
+- ``NAME`` and ``MIN_INTERVAL_S`` (the pace between two posts to one webhook that keeps within the
+  platform's documented rate limit);
+- ``matches(url) -> bool`` (recognised from the webhook URL's host and path);
+- ``render(digest) -> dict`` (the JSON payload, within every documented limit of the platform);
+- ``prepare(url, payload, secret, now) -> (url, headers, body)`` (signing, afresh on every attempt);
+- ``judge(status, headers, body, now) -> SendResult`` (success means what the platform says it means);
+- ``to_text(payload) -> str`` (a readable plain-text view, for previews).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
-from urllib.parse import urlsplit
 
+from imagewatch.alerts.channels import dingtalk, discord, feishu, generic, googlechat, slack, teams, wecom
+from imagewatch.alerts.channels.result import SendResult
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """The platform's verdict on one send."""
+__all__ = ["PLATFORMS", "SendResult", "platform_for"]
 
-    ok: bool
-    retryable: bool = False
-    retry_after: float | None = None
-    detail: str = ""
+PLATFORMS: dict[str, ModuleType] = {
+    module.NAME: module for module in (slack, teams, feishu, dingtalk, wecom, discord, googlechat, generic)
+}
+PLATFORMS["lark"] = feishu  # one module serves Feishu and Lark: same API, different host
+_BY_URL = [module for name, module in PLATFORMS.items() if name != "lark" and module is not generic]
 
 
 def platform_for(url: str, explicit: str | None = None) -> ModuleType:
-    """The platform module named ``explicit``, else the one the URL's host says, else generic JSON."""
-    from imagewatch.alerts.channels import generic, slack
-
-    modules = {module.NAME: module for module in (slack, generic)}
+    """The platform module named ``explicit``, else the one that recognises the URL, else generic JSON."""
     if explicit:
-        if explicit not in modules:
-            raise ValueError(f"platform: got {explicit!r}, expected one of {', '.join(sorted(modules))}")
-        return modules[explicit]
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "hooks.slack.com":
-        return slack
+        name = explicit.strip().lower()
+        if name not in PLATFORMS:
+            raise ValueError(f"platform: got {explicit!r}, expected one of {', '.join(sorted(PLATFORMS))}")
+        return PLATFORMS[name]
+    for module in _BY_URL:
+        if module.matches(url):
+            return module
     return generic

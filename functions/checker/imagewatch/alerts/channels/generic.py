@@ -18,13 +18,19 @@ import hashlib
 import hmac
 import json
 
-from imagewatch.alerts.channels import SendResult
+from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, fit
 from imagewatch.alerts.text import clean
 from imagewatch.retry import parse_retry_after
 
 NAME = "generic"
+MIN_INTERVAL_S = 0.0  # no platform limit: the receiver is ours to pace
 MAX_ALERTS = 500
+
+
+def matches(url: str) -> bool:
+    """Never recognised from a URL: generic is what an unrecognised URL falls back to."""
+    return False
 
 
 def render(digest: Digest) -> dict[str, object]:

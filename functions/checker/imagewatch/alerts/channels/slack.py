@@ -7,19 +7,27 @@ Limits (Slack docs): ≤ 50 blocks, header ≤ 150 chars, section text ≤ 3000 
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
-from imagewatch.alerts.channels import SendResult
+from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, fit
 from imagewatch.alerts.text import clean
 from imagewatch.retry import parse_retry_after
 
 NAME = "slack"
+MIN_INTERVAL_S = 1.0  # "about one message per second" per webhook, short bursts allowed
 MAX_BLOCKS = 50
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
 ITEM_CHARS = 900
 FIXED_BLOCKS = 7  # header, summary, mentions, problems, notes, divider, closing context
 TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
+
+
+def matches(url: str) -> bool:
+    """``https://hooks.slack.com/services/T…/B…/…``."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower() == "hooks.slack.com" and parts.path.startswith("/services/")
 
 
 def escape(text: object, limit: int = 300) -> str:

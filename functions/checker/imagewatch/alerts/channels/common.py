@@ -1,0 +1,116 @@
+"""What every platform module shares: the wire encoding, fitting a payload to a byte budget, reading
+answers, and the wording of one digest item before a platform marks it up.
+
+Budgets are measured on the bytes actually sent (compact UTF-8 JSON), never estimated from ``len``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from imagewatch.alerts.channels.result import SendResult
+from imagewatch.alerts.digest import Digest, DigestItem, Fitted, fit
+from imagewatch.alerts.text import clean
+from imagewatch.retry import parse_retry_after
+from imagewatch.violation import SEVERITY_ORDER
+
+P = TypeVar("P")
+TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
+MAX_PROBLEMS = 5  # problems and notes are said in every digest; a handful is enough, the report has all
+JsonDict = dict[str, Any]
+
+
+def encode(payload: object) -> bytes:
+    """The request body: compact UTF-8 JSON, the same bytes every budget is measured on."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def size(payload: object) -> int:
+    return len(encode(payload))
+
+
+def fit_payload(
+    items: Sequence[DigestItem],
+    build: Callable[[Fitted], P],
+    measure: Callable[[P], int],
+    limit: int,
+    cost: Callable[[DigestItem], int],
+    max_items: int,
+) -> P:
+    """The payload showing the most items (worst first) whose ``measure`` stays within ``limit``.
+
+    ``fit`` estimates from per-item costs; the built payload is then measured for real and, if the
+    estimate was off, the largest fitting prefix is found by bisection — so the limit always holds.
+    """
+    empty = build(Fitted((), tuple(items)))
+    budget = limit - measure(empty)
+    estimate = len(fit(items, cost, budget, max_items).shown)
+    payload = _build(items, estimate, build)
+    if measure(payload) <= limit:
+        return payload
+    low, high = 0, estimate - 1  # invariant: low fits (0 items is the fixed skeleton)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(_build(items, middle, build)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return _build(items, low, build)
+
+
+def _build(items: Sequence[DigestItem], count: int, build: Callable[[Fitted], P]) -> P:
+    return build(Fitted(tuple(items[:count]), tuple(items[count:])))
+
+
+def worst_firing(digest: Digest) -> str | None:
+    """The worst severity among new and still-open items; None when everything listed resolved."""
+    firing = [item.severity for item in digest.items if item.kind != "resolved"]
+    return min(firing, key=lambda sev: SEVERITY_ORDER.get(sev, 99)) if firing else None
+
+
+def heading(item: DigestItem) -> str:
+    """``NEW · CRITICAL`` — trusted words, safe in any markup."""
+    return f"{TAGS.get(item.kind, item.kind.upper())} · {item.severity.upper()}"
+
+
+def closing_line(digest: Digest, fitted: Fitted) -> str:
+    """``…and 12 more (high 2, medium 10) · run r1 · 2026-…`` (the more line only when needed)."""
+    parts = [fitted.more_line(), f"run {clean(digest.run_id, 80)} · {clean(digest.generated_at, 40)}"]
+    return " · ".join(part for part in parts if part)
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL with the characters that could end a markdown link or tag percent-encoded."""
+    if not url or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    return quote(clean(url, 2000), safe=":/?&=%#+,;@!$'*~.-_")
+
+
+def answer_json(body: bytes) -> JsonDict:
+    """The answer as a JSON object, or ``{}`` when it is not one."""
+    try:
+        value = json.loads(body[:65536].decode("utf-8", "replace"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def reason(text: object) -> str:
+    """A platform's error message cut to its first clause (WeCom/DingTalk append IPs and links)."""
+    return clean(re.split(r"[,;]", str(text or ""), maxsplit=1)[0], 80)
+
+
+def transient(name: str, status: int, headers: dict[str, str], now: float, throttle_s: float) -> SendResult:
+    """429 and 5xx: retry, after ``Retry-After`` when given (else ``throttle_s`` for a 429)."""
+    after = parse_retry_after(headers.get("retry-after"), now)
+    if status == 429 and after is None:
+        after = throttle_s
+    return SendResult(False, True, after, f"{name} HTTP {status}")
+
+
+def is_transient(status: int) -> bool:
+    return status == 429 or status >= 500

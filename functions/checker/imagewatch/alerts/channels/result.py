@@ -1,0 +1,15 @@
+"""``SendResult``: a platform's verdict on one send (its own module so platforms can import it early)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The platform's verdict on one send."""
+
+    ok: bool
+    retryable: bool = False
+    retry_after: float | None = None
+    detail: str = ""
