@@ -18,6 +18,12 @@ def test_shipped_events_parse() -> None:
     assert requests["scheduled.json"].scheduled_time == "2026-11-26T08:00:00Z"
     assert requests["eventbridge-scheduled.json"].trigger == "eventbridge"
     assert requests["dry-run.json"].dry_run is True
+    assert requests["policy-subset.json"].policy_ids == ("high-severity", "malicious-files")
+    assert requests["test-notification.json"].action == "test-notification"
+    assert (requests["resend-open.json"].action, requests["resend-open.json"].channel) == (
+        "resend",
+        "default",
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +41,20 @@ def test_shipped_events_parse() -> None:
             {"source": "manual", "action": "check", "dry_run": "yes"},
             "/dry_run: 'yes' is not of type 'boolean'",
         ),
-        ({"source": "manual", "action": "explode"}, "/action: 'explode' is not one of ['check']"),
+        (
+            {"source": "manual", "action": "explode"},
+            "/action: 'explode' is not one of ['check', 'test-notification'",
+        ),
+        ({"source": "manual", "action": "resend"}, "/channel: required by action 'resend'"),
+        ({"source": "manual", "action": "check", "channel": "ops"}, "/channel: not used by action 'check'"),
+        (
+            {"source": "manual", "action": "test-notification", "dry_run": True},
+            "/dry_run: not used by action",
+        ),
+        (
+            {"source": "manual", "action": "resend", "channel": "Bad Name"},
+            "/channel: 'Bad Name' does not match",
+        ),
         ({"source": "manual", "action": "check", "policies": []}, "/policies: [] should be non-empty"),
         ({"source": "manual", "action": "check", "extra": 1}, "Additional properties are not allowed"),
     ],

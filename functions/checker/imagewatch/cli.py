@@ -20,7 +20,7 @@ def _print_json(data: object) -> None:
 
 def _invoke(args: argparse.Namespace) -> int:
     """Run the Lambda handler in-process on an event file, as ``sam local invoke -e`` would."""
-    from imagewatch.handler import lambda_handler
+    from imagewatch.handler import RunFailedError, lambda_handler
     from imagewatch.local_context import LocalContext
 
     try:
@@ -28,7 +28,12 @@ def _invoke(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"imagewatch invoke: {args.event}: {exc}", file=sys.stderr)
         return 2
-    summary = lambda_handler(event, LocalContext(timeout_s=args.timeout))
+    try:
+        summary = lambda_handler(event, LocalContext(timeout_s=args.timeout))
+    except RunFailedError as failed:
+        _print_json(failed.summary)
+        print(f"imagewatch invoke: {failed}", file=sys.stderr)
+        return 1
     _print_json(summary)
     return 1 if summary.get("errors") else 0
 
@@ -91,9 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return emulator_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from imagewatch.alerts.store import StateStoreError
+    from imagewatch.hss.errors import HssError
+
     try:
         return args.handler(args)
-    except (ValueError, OSError) as exc:  # settings, events, policy paths: say what and where
+    except (ValueError, OSError, StateStoreError, HssError) as exc:  # each says what and where
         print(f"imagewatch {args.command}: {exc}", file=sys.stderr)
         return 2
 

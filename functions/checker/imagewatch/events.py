@@ -2,7 +2,10 @@
 
 * ``{"source": "schedule", "scheduled_time": "…"}`` — the EventBridge Scheduler (ScheduleV2) input;
 * a classic EventBridge scheduled event (``"source": "aws.events"``, ``"detail-type": "Scheduled Event"``);
-* ``{"source": "manual", "action": "check", "dry_run": true, "policies": [ids]}`` — by hand.
+* ``{"source": "manual", "action": "check", "dry_run": true, "policies": [ids]}`` — a check by hand
+  (``dry_run`` and ``policies`` optional);
+* ``{"source": "manual", "action": "test-notification"}`` — one small message to every channel;
+* ``{"source": "manual", "action": "resend", "channel": NAME}`` — everything open, again, to one channel.
 
 A malformed event is an ``EventError`` naming the JSON pointer, the value and what was expected.
 """
@@ -43,8 +46,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["source", "action"],
         "properties": {
             "source": {"const": "manual"},
-            "action": {"enum": ["check"]},
+            "action": {"enum": ["check", "test-notification", "resend"]},
             "dry_run": {"type": "boolean"},
+            "channel": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
             "policies": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1},
@@ -66,6 +70,22 @@ def _pointer(path: Any) -> str:
     return "/" + "/".join(str(part) for part in path) if path else "(event)"
 
 
+_ACTION_KEYS = {"check": {"dry_run", "policies"}, "test-notification": set(), "resend": {"channel"}}
+
+
+def _manual_action_problems(event: Mapping[str, Any]) -> list[str]:
+    """Which keys each manual action takes (JSON Schema's if/then would say it less clearly)."""
+    action = event["action"]
+    takes = ", ".join(sorted(_ACTION_KEYS[action])) or "nothing"
+    problems = [
+        f"/{key}: not used by action {action!r} (it takes: {takes})"
+        for key in sorted(set(event) - {"source", "action"} - _ACTION_KEYS[action])
+    ]
+    if action == "resend" and "channel" not in event:
+        problems.append("/channel: required by action 'resend' (the channel to send everything open to)")
+    return problems
+
+
 def parse_event(event: object) -> RunRequest:
     if not isinstance(event, Mapping):
         raise EventError(f"event: got {type(event).__name__}, expected a JSON object")
@@ -73,9 +93,14 @@ def parse_event(event: object) -> RunRequest:
     validator = _VALIDATORS.get(source) if isinstance(source, str) else None
     if validator is None:
         raise EventError(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}")
-    problems = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
+    problems = [
+        f"{_pointer(p.absolute_path)}: {p.message}"
+        for p in sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
+    ]
+    if source == "manual" and not problems:
+        problems = _manual_action_problems(event)
     if problems:
-        raise EventError("; ".join(f"{_pointer(p.absolute_path)}: {p.message}" for p in problems[:10]))
+        raise EventError("; ".join(problems[:10]))
     if source == "schedule":
         return RunRequest("schedule", event["scheduled_time"], dry_run=bool(event.get("dry_run", False)))
     if source == "aws.events":
@@ -86,4 +111,6 @@ def parse_event(event: object) -> RunRequest:
         None,
         dry_run=bool(event.get("dry_run", False)),
         policy_ids=tuple(policies) if policies else None,
+        action=event["action"],
+        channel=event.get("channel"),
     )

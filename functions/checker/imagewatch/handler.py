@@ -12,9 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from imagewatch.alerts.channels import platform_for
-from imagewatch.alerts.delivery import Channel, Deliverer
-from imagewatch.alerts.ledger import ChannelRule
+from imagewatch.alerts.delivery import Deliverer
+from imagewatch.alerts.routing import channels_for
 from imagewatch.alerts.store import SqliteStore
 from imagewatch.events import parse_event
 from imagewatch.hss.factory import build_client
@@ -23,27 +22,18 @@ from imagewatch.run import RunDeps, check
 from imagewatch.settings import Settings
 
 
-def channels_from_settings(settings: Settings) -> list[Channel]:
-    """The chat channels of this run: ``WEBHOOK_URL`` alone makes one channel named ``default``."""
-    if not settings.webhook_url:
-        return []
-    return [
-        Channel(
-            name="default",
-            platform=platform_for(settings.webhook_url, settings.webhook_platform),
-            url=settings.webhook_url,
-            rule=ChannelRule("default"),
-            secret=settings.webhook_secret,
-        )
-    ]
-
-
-def build_deps(settings: Settings) -> RunDeps:
+def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
     return RunDeps(
         settings=settings,
         hss=build_client(settings),
         store=SqliteStore(settings.state_path),
-        channels=channels_from_settings(settings),
+        channels=channels_for(
+            settings.channels_file,
+            settings.webhook_url,
+            settings.webhook_secret,
+            settings.webhook_platform,
+            env,
+        ),
         deliverer=Deliverer(),
         reports=LocalReportSink(settings.report_dir),
         clock=time.time,
@@ -53,7 +43,7 @@ def build_deps(settings: Settings) -> RunDeps:
 def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
     """Parse, wire, run, close: returns the run summary."""
     request = parse_event(event)
-    deps = build_deps(Settings.from_env(env))
+    deps = build_deps(Settings.from_env(env), env)
     try:
         return check(request, deps)
     finally:
@@ -62,5 +52,20 @@ def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
         deps.store.close()
 
 
+class RunFailedError(RuntimeError):
+    """The run could not read any inventory (or send a test notification): Lambda should count it as
+    an error, so the retry, the failure queue and the alarm all see it. Carries the summary."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        reasons = summary.get("errors", []) + summary.get("problems", [])
+        super().__init__(
+            f"run {summary.get('run_id')} failed: " + ("; ".join(reasons[:5]) or "see the summary")
+        )
+
+
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return handle(event, os.environ)
+    summary = handle(event, os.environ)
+    if summary.get("status") == "failed":
+        raise RunFailedError(summary)
+    return summary

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
+
+Action = Literal["check", "test-notification", "resend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,4 +17,6 @@ class RunRequest:
     scheduled_time: str | None = None
     dry_run: bool = False
     policy_ids: tuple[str, ...] | None = None  # a subset of the pack; None = all
+    action: Action = "check"
+    channel: str | None = None  # resend: the one channel to send everything open to
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

@@ -1,11 +1,13 @@
 """``check()``: one compliance run, readable top to bottom.
 
-policies → plan → fetch → evaluate → reconcile → notify → record (docs/architecture.md). Every stage
-but fetch, the store, delivery and the report sink is pure; those four are ports in ``RunDeps``.
+policies → plan → fetch → evaluate → reconcile → notify → record (README, "How a run stays
+trustworthy"). Every stage but fetch, the store, delivery and the report sink is pure; those four are
+ports in ``RunDeps``.
 
-Ordering is what makes alerts trustworthy: the reconciled ledger is saved *before* anything is sent
-(so the run never sends what it cannot record), and each channel's confirmation is saved right after
-that channel confirms (so a failed or crashed send is due again next run).
+Ordering is what makes alerts trustworthy: the target's lease is taken first (two overlapping runs
+never both send), the reconciled ledger is saved *before* anything is sent (the run never sends what
+it cannot record), and each channel's confirmation is saved right after that channel confirms (a
+failed or interrupted send is due again next run).
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from typing import Any
 
 from imagewatch.alerts.delivery import Channel, Deliverer
 from imagewatch.alerts.digest import build_digest
-from imagewatch.alerts.ledger import due_alerts, is_finished, mark_delivered, reconcile
-from imagewatch.alerts.store import StateStore
+from imagewatch.alerts.ledger import (
+    Alert,
+    Reconciliation,
+    due_alerts,
+    is_finished,
+    mark_delivered,
+    reconcile,
+    resend_alerts,
+)
+from imagewatch.alerts.store import LeaseHeldError, StateStore
 from imagewatch.hss.client import HssClient
 from imagewatch.hss.errors import HssError
 from imagewatch.plan import PlannedQuery, plan
-from imagewatch.policy import Evaluator, load_policies
+from imagewatch.policy import EvaluationResult, Evaluator, LoadResult, Policy, load_policies
 from imagewatch.report.run_report import render_csv, render_json, report_key
 from imagewatch.report.sink import ReportSink
 from imagewatch.request import RunRequest
@@ -33,6 +43,7 @@ from imagewatch.violation import SEVERITIES, Violation
 
 INVALID_POLICY_ID = "imagewatch.invalid-policy"  # reserved: a policy file that failed to load
 INVALID_POLICY_TITLE = "Policy file is invalid and was skipped"
+LEASE_TTL_MS = 20 * 60_000  # longer than a Lambda can live (15 min), so a crashed run's lease lapses
 
 
 @dataclass
@@ -63,29 +74,33 @@ class QueryOutcome:
         return dict(vars(self))
 
 
+@dataclass
+class Findings:
+    """What the policies found: violations, which policies were judged on complete reads, and how."""
+
+    violations: list[Violation]
+    judged: set[str]
+    queries: list[QueryOutcome] = field(default_factory=list)
+    evaluations: list[EvaluationResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fetch_and_evaluate(hss: HssClient, planned: PlannedQuery, now_ms: int) -> tuple[QueryOutcome, Any]:
-    """Stream one listing through its policies; the images themselves are never kept."""
-    outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
-    evaluator = Evaluator(list(planned.policies), now_ms)
-    listing = hss.list_images(planned.query)
-    try:
-        for image in listing:
-            evaluator.add(image)
-    except HssError as exc:
-        outcome.problems.append(str(exc))
-    stats = listing.stats
-    outcome.images, outcome.pages = evaluator.images_seen, stats.pages
-    outcome.retries, outcome.duplicates = stats.retries, stats.duplicates
-    outcome.problems.extend(listing.problems)
-    outcome.problems.extend(str(error) for error in listing.record_errors[:20])
-    if len(listing.record_errors) > 20:
-        outcome.problems.append(f"…and {len(listing.record_errors) - 20} more malformed records")
-    outcome.complete = listing.complete and not outcome.problems
-    return outcome, evaluator.finish()
+# -- stages -----------------------------------------------------------------------------------------
+
+
+def select_policies(loaded: LoadResult, request: RunRequest) -> tuple[list[Policy], list[str]]:
+    """The policies this run evaluates, and an error for each requested id that is not loaded."""
+    if request.policy_ids is None:
+        return list(loaded.policies), []
+    known = {p.id for p in loaded.policies}
+    chosen = [p for p in loaded.policies if p.id in request.policy_ids]
+    return chosen, [
+        f"policy {pid!r} requested but not loaded" for pid in request.policy_ids if pid not in known
+    ]
 
 
 def invalid_policy_violations(errors: Sequence[Any]) -> list[Violation]:
@@ -106,11 +121,59 @@ def invalid_policy_violations(errors: Sequence[Any]) -> list[Violation]:
     ]
 
 
+def fetch_and_evaluate(
+    hss: HssClient, planned: PlannedQuery, now_ms: int
+) -> tuple[QueryOutcome, EvaluationResult]:
+    """Stream one listing through its policies; the images themselves are never kept."""
+    outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
+    evaluator = Evaluator(list(planned.policies), now_ms)
+    listing = hss.list_images(planned.query)
+    try:
+        for image in listing:
+            evaluator.add(image)
+    except HssError as exc:
+        outcome.problems.append(str(exc))
+    stats = listing.stats
+    outcome.images, outcome.pages = evaluator.images_seen, stats.pages
+    outcome.retries, outcome.duplicates = stats.retries, stats.duplicates
+    outcome.problems.extend(listing.problems)
+    outcome.problems.extend(str(error) for error in listing.record_errors[:20])
+    if len(listing.record_errors) > 20:
+        outcome.problems.append(f"…and {len(listing.record_errors) - 20} more malformed records")
+    outcome.complete = listing.complete and not outcome.problems
+    return outcome, evaluator.finish()
+
+
+def find_violations(
+    hss: HssClient,
+    policies: Sequence[Policy],
+    loaded: LoadResult,
+    enterprise_project: str | None,
+    now_ms: int,
+) -> Findings:
+    """Plan, fetch and evaluate every query; broken policy files count as violations too."""
+    findings = Findings(invalid_policy_violations(loaded.errors), {INVALID_POLICY_ID})
+    for planned in plan(policies, enterprise_project):
+        outcome, result = fetch_and_evaluate(hss, planned, now_ms)
+        findings.queries.append(outcome)
+        findings.evaluations.append(result)
+        findings.violations.extend(result.violations)
+        if outcome.complete:
+            findings.judged.update(planned.policy_ids)
+        else:
+            findings.problems.append(
+                f"incomplete read of {planned.query.describe()}: nothing in it is marked resolved"
+                f" ({'; '.join(outcome.problems[:3])})"
+            )
+    findings.violations.sort(key=Violation.sort_key)
+    return findings
+
+
 def note_dict(report: Any) -> dict[str, Any]:
     return {**report.exemption.to_dict(), "subjects": list(report.subjects)}
 
 
-def exemption_notes(evaluations: Sequence[Any]) -> list[str]:
+def exemption_notes(evaluations: Sequence[EvaluationResult]) -> list[str]:
     """What the digest says about exemptions: which expired, which lapse within 14 days."""
     notes = []
     for result in evaluations:
@@ -139,99 +202,175 @@ def run_status(queries: Sequence[QueryOutcome], errors: Sequence[str]) -> str:
     return "ok"
 
 
+@dataclass
+class Notifier:
+    """Stage 6: one digest per channel, rendered by its platform, confirmed before it is recorded."""
+
+    request: RunRequest
+    deps: RunDeps
+    started_at: str
+    report_key: str
+    titles: dict[str, str]
+    open_by_severity: dict[str, int]
+    problems: list[str]
+    notes: list[str]
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    digests: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(
+        self,
+        channel: Channel,
+        alerts: Sequence[Alert],
+        ledger: Reconciliation | None,
+        now_ms: int,
+        *,
+        test: bool = False,
+    ) -> None:
+        digest = build_digest(
+            alerts,
+            target=self.deps.settings.target,
+            run_id=self.request.run_id,
+            generated_at=self.started_at,
+            titles=self.titles,
+            open_by_severity=self.open_by_severity,
+            problems=self.problems,
+            notes=self.notes,
+            mentions=channel.mentions,
+            report_url=None if test else self.deps.reports.link(self.report_key),
+            dry_run=self.request.dry_run,
+            test=test,
+        )
+        payload = channel.platform.render(digest)
+        if self.request.dry_run:
+            self.digests.append(
+                {"channel": channel.name, "platform": channel.platform_name, "payload": payload}
+            )
+            return
+        outcome = self.deps.deliverer.send(channel, payload)
+        self.outcomes.append({**outcome.to_dict(), "alerts": dict(digest.counts)})
+        if outcome.ok and ledger is not None:
+            delivered = mark_delivered(alerts, channel.name, now_ms)
+            self.deps.store.save(self.deps.settings.target, [ledger.entries[fp] for fp in delivered])
+
+    def tally(self) -> dict[str, Any]:
+        return {
+            "sent": sum(1 for o in self.outcomes if o["ok"]),
+            "failed": sum(1 for o in self.outcomes if not o["ok"]),
+            "channels": self.outcomes,
+        }
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
 def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
-    """Run the pipeline once and return its summary (JSON-ready)."""
+    """Run once and return the summary (JSON-ready). Holds the target's lease unless read-only."""
+    if request.action == "test-notification":
+        return test_notification(request, deps)
+    target = deps.settings.target
+    if request.dry_run:
+        return _check(request, deps)
+    try:
+        deps.store.acquire(target, request.run_id, int(deps.clock() * 1000), LEASE_TTL_MS)
+    except LeaseHeldError as exc:
+        return {
+            "run_id": request.run_id,
+            "trigger": request.trigger,
+            "scheduled_time": request.scheduled_time,
+            "target": target,
+            "status": "skipped",
+            "errors": [str(exc)],
+        }
+    try:
+        return _check(request, deps)
+    finally:
+        deps.store.release(target, request.run_id)
+
+
+def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     settings, target = deps.settings, deps.settings.target
     started = deps.clock()
     now_ms = int(started * 1000)
     started_at = _iso(started)
-    errors: list[str] = []
 
     # 1. policies
     loaded = load_policies(settings.policy_path)
-    policies = [p for p in loaded.policies if request.policy_ids is None or p.id in request.policy_ids]
-    if request.policy_ids is not None:
-        missing = sorted(set(request.policy_ids) - {p.id for p in loaded.policies})
-        errors.extend(f"policy {pid!r} requested but not loaded" for pid in missing)
-    problems: list[str] = []
-    violations: list[Violation] = invalid_policy_violations(loaded.errors)
-    judged: set[str] = {INVALID_POLICY_ID}  # loading is always a complete read of the policy folder
+    policies, errors = select_policies(loaded, request)
+    if request.action == "resend" and request.channel not in {c.name for c in deps.channels}:
+        errors.append(f"resend: no channel named {request.channel!r}")
 
     # 2. plan, 3. fetch, 4. evaluate
-    queries: list[QueryOutcome] = []
-    evaluations = []
-    for planned in plan(policies, settings.hss_enterprise_project_id):
-        outcome, result = fetch_and_evaluate(deps.hss, planned, now_ms)
-        queries.append(outcome)
-        evaluations.append(result)
-        violations.extend(result.violations)
-        if outcome.complete:
-            judged.update(planned.policy_ids)
-        else:
-            problems.append(
-                f"incomplete read of {planned.query.describe()}: nothing in it is marked resolved"
-                f" ({'; '.join(outcome.problems[:3])})"
-            )
-    violations.sort(key=Violation.sort_key)
+    found = find_violations(deps.hss, policies, loaded, settings.hss_enterprise_project_id, now_ms)
 
-    # 5. reconcile (the ledger is written before anything is sent)
-    previous = deps.store.load(target)
-    ledger = reconcile(previous, violations, judged, now_ms)
+    # 5. reconcile (saved before anything is sent)
+    ledger = reconcile(deps.store.load(target), found.violations, found.judged, now_ms)
     if not request.dry_run:
         deps.store.save(target, [ledger.entries[fp] for fp in ledger.changed])
-    open_by_severity = Counter(e.severity for e in ledger.entries.values() if e.status == "open")
-    current = {v.fingerprint: v for v in violations}
-    titles = {p.id: p.title for p in loaded.policies} | {INVALID_POLICY_ID: INVALID_POLICY_TITLE}
-    notes = exemption_notes(evaluations)
+    labels = {p.id: dict(p.labels) for p in loaded.policies if p.labels}
+    current = {v.fingerprint: v for v in found.violations}
 
     # 6. notify
     key = report_key(settings.report_prefix, target, started_at, request.run_id, "json")
-    outcomes, digests = [], []
+    notifier = Notifier(
+        request,
+        deps,
+        started_at,
+        key,
+        titles={p.id: p.title for p in loaded.policies} | {INVALID_POLICY_ID: INVALID_POLICY_TITLE},
+        open_by_severity=dict(Counter(e.severity for e in ledger.entries.values() if e.status == "open")),
+        problems=found.problems,
+        notes=exemption_notes(found.evaluations),
+    )
     for channel in deps.channels:
-        alerts = due_alerts(ledger.entries.values(), channel.rule, now_ms, current)
-        if not alerts:
-            continue
-        digest = build_digest(
-            alerts,
-            target=target,
-            run_id=request.run_id,
-            generated_at=started_at,
-            titles=titles,
-            open_by_severity=open_by_severity,
-            problems=problems,
-            notes=notes,
-            report_url=deps.reports.link(key),
-            dry_run=request.dry_run,
-        )
-        payload = channel.platform.render(digest)
-        if request.dry_run:
-            digests.append({"channel": channel.name, "platform": channel.platform_name, "payload": payload})
-            continue
-        outcome = deps.deliverer.send(channel, payload)
-        outcomes.append({**outcome.to_dict(), "alerts": dict(digest.counts)})
-        if outcome.ok:
-            delivered = mark_delivered(alerts, channel.name, now_ms)
-            deps.store.save(target, [ledger.entries[fp] for fp in delivered])
-    rules = [channel.rule for channel in deps.channels]
+        if request.action == "resend":
+            if channel.name != request.channel:
+                continue
+            alerts = resend_alerts(ledger.entries.values(), channel.rule, current, labels)
+        else:
+            alerts = due_alerts(ledger.entries.values(), channel.rule, now_ms, current, labels)
+        if alerts:
+            notifier.send(channel, alerts, ledger, now_ms)
     if not request.dry_run:
-        deps.store.forget(target, [fp for fp, e in ledger.entries.items() if is_finished(e, rules)])
+        rules = [channel.rule for channel in deps.channels]
+        deps.store.forget(target, [fp for fp, e in ledger.entries.items() if is_finished(e, rules, labels)])
 
     # 7. record
-    finished = deps.clock()
-    summary: dict[str, Any] = {
+    summary = summarize(request, deps, started, policies, loaded, found, ledger, notifier, errors)
+    if request.dry_run:
+        summary["digests"] = notifier.digests
+    else:
+        summary["report"] = write_report(deps, key, summary, loaded, found, ledger)
+    return summary
+
+
+def summarize(
+    request: RunRequest,
+    deps: RunDeps,
+    started: float,
+    policies: Sequence[Policy],
+    loaded: LoadResult,
+    found: Findings,
+    ledger: Reconciliation,
+    notifier: Notifier,
+    errors: list[str],
+) -> dict[str, Any]:
+    """The run summary the handler returns (and the report starts from)."""
+    violations = found.violations
+    return {
         "run_id": request.run_id,
+        "action": request.action,
         "trigger": request.trigger,
         "scheduled_time": request.scheduled_time,
         "dry_run": request.dry_run,
-        "target": target,
-        "started_at": started_at,
-        "duration_ms": int((finished - started) * 1000),
+        "target": deps.settings.target,
+        "started_at": _iso(started),
+        "duration_ms": int((deps.clock() - started) * 1000),
         "policies": {
             "evaluated": [p.id for p in policies],
             "invalid": [str(error) for error in loaded.errors],
         },
-        "queries": [q.to_dict() for q in queries],
-        "images_evaluated": sum(q.images for q in queries),
+        "queries": [q.to_dict() for q in found.queries],
+        "images_evaluated": sum(q.images for q in found.queries),
         "violations": {
             "total": len(violations),
             "by_severity": {
@@ -241,40 +380,62 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         "new": len(ledger.new),
         "resolved": len(ledger.resolved),
         "still_open": len(ledger.still_open),
-        "notifications": {
-            "sent": sum(1 for o in outcomes if o["ok"]),
-            "failed": sum(1 for o in outcomes if not o["ok"]),
-            "channels": outcomes,
-        },
+        "notifications": notifier.tally(),
         "exemptions": {
-            "applied": sum(len(result.exempted) for result in evaluations),
-            "expired": [note_dict(r) for result in evaluations for r in result.expired_exemptions],
-            "expiring_soon": [note_dict(r) for result in evaluations for r in result.expiring_soon],
+            "applied": sum(len(result.exempted) for result in found.evaluations),
+            "expired": [note_dict(r) for result in found.evaluations for r in result.expired_exemptions],
+            "expiring_soon": [note_dict(r) for result in found.evaluations for r in result.expiring_soon],
         },
-        "problems": problems,
+        "problems": found.problems,
         "errors": errors,
-        "status": run_status(queries, errors),
+        "status": run_status(found.queries, errors),
     }
-    if request.dry_run:
-        summary["digests"] = digests
-    else:
-        report = {
-            **summary,
-            "settings": settings.redacted(),
-            "policy_sources": [
-                {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
-            ],
-            "violations_list": [v.to_dict() for v in violations],
-            "exempted": [
-                {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
-                for result in evaluations
-                for x in result.exempted
-            ],
-            "new_fingerprints": [e.fingerprint for e in ledger.new],
-            "resolved_fingerprints": [e.fingerprint for e in ledger.resolved],
-        }
-        summary["report"] = {
-            "json": deps.reports.put(key, render_json(report), "application/json"),
-            "csv": deps.reports.put(key[: -len("json")] + "csv", render_csv(violations), "text/csv"),
-        }
-    return summary
+
+
+def write_report(
+    deps: RunDeps,
+    key: str,
+    summary: dict[str, Any],
+    loaded: LoadResult,
+    found: Findings,
+    ledger: Reconciliation,
+) -> dict[str, str]:
+    """Evidence of the run: the summary, settings (secrets redacted), policy hashes, every violation."""
+    report = {
+        **summary,
+        "settings": deps.settings.redacted(),
+        "policy_sources": [
+            {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
+        ],
+        "violations_list": [v.to_dict() for v in found.violations],
+        "exempted": [
+            {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
+            for result in found.evaluations
+            for x in result.exempted
+        ],
+        "new_fingerprints": [e.fingerprint for e in ledger.new],
+        "resolved_fingerprints": [e.fingerprint for e in ledger.resolved],
+    }
+    return {
+        "json": deps.reports.put(key, render_json(report), "application/json"),
+        "csv": deps.reports.put(key[: -len("json")] + "csv", render_csv(found.violations), "text/csv"),
+    }
+
+
+def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
+    """One small message to every channel, so a user can check their setup; touches no ledger."""
+    started = deps.clock()
+    notifier = Notifier(request, deps, _iso(started), "", {}, {}, [], [])
+    for channel in deps.channels:
+        notifier.send(channel, [], None, int(started * 1000), test=True)
+    tally = notifier.tally()
+    errors = [] if deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
+    return {
+        "run_id": request.run_id,
+        "action": request.action,
+        "trigger": request.trigger,
+        "target": deps.settings.target,
+        "notifications": tally,
+        "errors": errors,
+        "status": "ok" if not errors and tally["failed"] == 0 else "failed",
+    }

@@ -32,6 +32,7 @@ class Channel:
     url: str = field(repr=False)
     rule: ChannelRule
     secret: str | None = field(default=None, repr=False)
+    mentions: tuple[str, ...] = ()
 
     @property
     def platform_name(self) -> str:

@@ -52,12 +52,15 @@ class Digest:
     problems: tuple[str, ...] = ()  # incomplete reads: said in every digest
     notes: tuple[str, ...] = ()  # exemptions expired or expiring soon
     mentions: tuple[str, ...] = ()  # who the channel's configuration says to mention (trusted ids)
+    test: bool = False  # a test notification: no alerts, just proof the channel works
     report_url: str | None = None
     dry_run: bool = False
     counts: Mapping[str, int] = field(default_factory=dict)  # items by kind
 
     @property
     def title(self) -> str:
+        if self.test:
+            return f"{HEADER}: test notification — this channel is set up"
         parts = [f"{self.counts.get(kind, 0)} {kind}" for kind in ("new", "reminder", "resolved")]
         shown = ", ".join(p for p in parts if not p.startswith("0 ")) or "no changes"
         prefix = "[dry run] " if self.dry_run else ""
@@ -84,6 +87,7 @@ def build_digest(
     mentions: Sequence[str] = (),
     report_url: str | None = None,
     dry_run: bool = False,
+    test: bool = False,
 ) -> Digest:
     items = sorted(
         (
@@ -113,6 +117,7 @@ def build_digest(
         report_url=report_url,
         dry_run=dry_run,
         counts=dict(Counter(item.kind for item in items)),
+        test=test,
     )
 
 

@@ -195,6 +195,24 @@ def due_alerts(
     return alerts
 
 
+def resend_alerts(
+    entries: Iterable[LedgerEntry],
+    channel: ChannelRule,
+    violations: Mapping[str, Violation] | None = None,
+    labels: Labels | None = None,
+) -> list[Alert]:
+    """Everything open that ``channel`` wants, whatever it was told before (the "resend" event)."""
+    current = violations or {}
+    alerts = []
+    for entry in entries:
+        if entry.status != "open" or not channel.wants(entry, labels):
+            continue
+        delivery = entry.deliveries.get(channel.name)
+        kind: EventKind = "reminder" if delivery is not None and delivery.new_at is not None else "new"
+        alerts.append(Alert(kind, entry, current.get(entry.fingerprint)))
+    return alerts
+
+
 def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
     """Record a channel's confirmation of ``alerts`` on their entries; returns the changed fingerprints."""
     changed: set[str] = set()
