@@ -4,7 +4,8 @@ Limits (Google docs): message ≤ 32,000 bytes, ≤ 100 widgets per card (more a
 min per space. No signing: ``key`` and ``token`` in the URL are the secret. Threads: add
 ``threadKey=…`` to the configured URL and ``prepare`` moves it into the body with
 ``messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD``. Card text reads a little HTML, so
-inventory text is HTML-escaped; configured mentions (``<users/ID>``) go in the top-level ``text``.
+inventory text is HTML-escaped (brackets too); configured mentions (``<users/ID>``) go in the
+top-level ``text``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ HOST = "chat.googleapis.com"
 MAX_BODY_BYTES = 32_000
 THREAD_RESERVE_BYTES = 200  # ``"thread":{"threadKey":"…"}`` added by ``prepare``
 MAX_WIDGETS = 100
-FIXED_WIDGETS = 2 * MAX_PROBLEMS + 2  # problems, notes, closing line, report button
+FIXED_WIDGETS = 2 * MAX_PROBLEMS + 3  # target, problems, notes, closing line, report button
 THROTTLE_S = 1.0  # one message a second is the space's pace
 REPLY_OPTION = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
 
@@ -49,7 +50,9 @@ def matches(url: str) -> bool:
 
 
 def escape(text: object, limit: int = 300) -> str:
-    return defuse_mentions(html_escape(clean(text, limit)))
+    """HTML-escaped; brackets as entities too (same look), so no markdown link forms if Chat reads any."""
+    escaped = html_escape(clean(text, limit)).replace("[", "&#91;").replace("]", "&#93;")
+    return defuse_mentions(escaped)
 
 
 def _mention(target: str) -> str:
@@ -74,14 +77,14 @@ def _note(icon: str, text: str) -> JsonDict:
 def render(digest: Digest) -> JsonDict:
     title = clean(digest.title, 200)
     text = " ".join([title, *(_mention(m) for m in digest.mentions)])
-    status = [_note("DESCRIPTION", f"⚠️ {escape(p, 400)}") for p in digest.problems[:MAX_PROBLEMS]]
+    status = [_note("BOOKMARK", f"<b>{escape(digest.target, 200)}</b>")]
+    status += [_note("DESCRIPTION", f"⚠️ {escape(p, 400)}") for p in digest.problems[:MAX_PROBLEMS]]
     status += [_note("CLOCK", f"🕒 {escape(n, 400)}") for n in digest.notes[:MAX_PROBLEMS]]
     report = safe_url(digest.report_url)
 
     def build(fitted: Fitted) -> JsonDict:
         sections: list[JsonDict] = []
-        if status:
-            sections.append({"header": "Status", "widgets": status})
+        sections.append({"header": "Status", "widgets": status})
         if fitted.shown:
             sections.append({"header": "Violations", "widgets": [_widget(item) for item in fitted.shown]})
         closing: list[JsonDict] = [{"decoratedText": {"text": escape(closing_line(digest, fitted), 400)}}]
@@ -89,7 +92,7 @@ def render(digest: Digest) -> JsonDict:
             button = {"text": "Open report", "onClick": {"openLink": {"url": report}}}
             closing.append({"buttonList": {"buttons": [button]}})
         sections.append({"widgets": closing})
-        header = {"title": title, "subtitle": clean(f"{digest.target} · {digest.severity_line()}", 200)}
+        header = {"title": title, "subtitle": digest.severity_line()}  # header text is plain: ours only
         card = {"header": header, "sections": sections}
         return {"text": text, "cardsV2": [{"cardId": "imagewatch-digest", "card": card}]}
 

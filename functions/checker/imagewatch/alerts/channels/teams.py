@@ -5,8 +5,9 @@ asynchronously, so a 202 only means "accepted": failures inside the flow are nev
 Legacy Office 365 connector URLs (``*.webhook.office.com``) are still recognised and sent the same
 card, but Microsoft retires them: their success (body ``1``) is reported with a note to move on, and
 their HTTP-200 "delivery failed … 429" answers are read as throttling.
-TextBlocks render a markdown subset, so inventory text is backslash-escaped, ``< >`` become look-alikes
-(no ``<at>`` tag can form) and ``@`` is defused. No signing: the ``sig`` in the URL is the secret.
+TextBlocks render a markdown subset, so inventory text is backslash-escaped, ``< > [ ]`` become
+look-alikes (no ``<at>`` tag or link can form) and ``@`` is defused. No signing: the ``sig`` in the
+URL is the secret.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ CARD_VERSION = "1.4"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 TITLE_COLOURS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Default"}
-MARKUP = "\\`*_~[]()#"  # emphasis, code, links (``< >`` are swapped for look-alikes instead)
+MARKUP = "\\`*_~#"  # emphasis, code, headings; ``< > [ ]`` become look-alikes (mobile clients
+# render backslash escapes inconsistently, so links and tags are broken in a way every client shows)
 
 
 def matches(url: str) -> bool:
