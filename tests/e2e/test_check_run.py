@@ -233,3 +233,35 @@ def test_exemptions_expired_and_expiring_are_said_in_the_digest(
     notes = " | ".join(body["notes"])
     assert f"exemption high-severity/exempt/0 expires {soon}, owner team-a" in notes
     assert "exemption high-severity/exempt/1 expired 2020-01-01 (old waiver)" in notes
+
+
+def preview(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "imagewatch.cli", "preview", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_preview_renders_the_dry_run_digest_for_a_platform(env: dict, sink: WebhookSink) -> None:
+    result = preview("--platform", "slack")
+    assert result.returncode == 0, result.stderr
+    payload_text, text_view = result.stdout.split("--- channel preview (slack): as text ---")
+    payload = json.loads(payload_text.split("payload ---", 1)[1])
+    assert payload["blocks"][0]["text"]["text"] == "[dry run] imagewatch compliance: 8 new"
+    assert "*NEW* · *CRITICAL* · No images containing malicious files" in text_view
+    assert sink.attempts == 0  # nothing was sent
+
+
+def test_preview_of_a_configured_channel_and_of_everything_open(env: dict, sink: WebhookSink) -> None:
+    invoke("scheduled.json")
+    quiet = preview("--channel", "default")
+    assert quiet.returncode == 0 and quiet.stdout.startswith("nothing would be sent now")
+    everything = preview("--channel", "default", "--all")
+    assert everything.returncode == 0, everything.stderr
+    body = json.loads(everything.stdout.split("payload ---", 1)[1].split("--- channel", 1)[0])
+    assert {a["kind"] for a in body["alerts"]} == {"reminder"} and len(body["alerts"]) == len(EXPECTED)
+    assert preview("--channel", "nope").returncode == 2
+    assert sink.attempts == 1  # only the real run sent anything
