@@ -87,3 +87,10 @@ def digest_of(
 def worst_first(severities: list[str]) -> bool:
     ranks = [SEVERITY_ORDER[sev] for sev in severities]
     return ranks == sorted(ranks)
+
+
+def wordy_digest(count: int = 500, *, multibyte: bool = False) -> Digest:
+    """Long names (and, with ``multibyte``, 3-byte characters): byte budgets bind, not item caps."""
+    stem = "华北四区生产集群镜像仓库" if multibyte else "registry.example/platform-team/"
+    items = [item(i, f"{stem * 40}"[:500] + f"-{i}") for i in range(count)]
+    return digest_of(items)
