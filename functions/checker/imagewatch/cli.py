@@ -7,6 +7,7 @@ deployed handler never imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -29,7 +30,8 @@ def _invoke(args: argparse.Namespace) -> int:
         print(f"imagewatch invoke: {args.event}: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = lambda_handler(event, LocalContext(timeout_s=args.timeout))
+        with contextlib.redirect_stdout(sys.stderr):  # EMF metrics and logs to stderr; stdout: the summary
+            summary = lambda_handler(event, LocalContext(timeout_s=args.timeout))
     except RunFailedError as failed:
         _print_json(failed.summary)
         print(f"imagewatch invoke: {failed}", file=sys.stderr)
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a terminal wants the result, not run logs
     if argv[:1] == ["emulator"]:
         from imagewatch.emulator.cli import main as emulator_main
 

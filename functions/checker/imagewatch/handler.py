@@ -1,32 +1,70 @@
 """The Lambda handler's logic: parse the event, wire the run's ports from settings, run ``check()``.
 
-``functions/checker/app.py`` re-exports ``lambda_handler`` from here. Ports are chosen by settings:
-the embedded defaults (SQLite ledger, local report folder, environment settings) unless AWS settings
-say otherwise.
+``functions/checker/app.py`` re-exports ``lambda_handler`` from here. Each port gets its AWS adapter
+when its setting is present — ``STATE_TABLE`` (DynamoDB ledger), ``REPORT_BUCKET`` (S3 reports),
+``SETTINGS_SECRET`` (Secrets Manager overlay), ``POLICY_S3_URI`` (policies from S3) — and the
+embedded default otherwise (SQLite file, local folder, environment, ``POLICY_PATH``). boto3 clients
+and the secret are cached per container.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import time
+import sys
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from imagewatch.alerts.delivery import Deliverer
 from imagewatch.alerts.routing import channels_for
-from imagewatch.alerts.store import SqliteStore
+from imagewatch.alerts.store import SqliteStore, StateStore
 from imagewatch.events import parse_event
 from imagewatch.hss.factory import build_client
-from imagewatch.report.sink import LocalReportSink
+from imagewatch.report.sink import LocalReportSink, ReportSink
 from imagewatch.run import RunDeps, check
+from imagewatch.secret_settings import overlay
 from imagewatch.settings import Settings
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "imagewatch"
+logger = Logger(service=SERVICE, stream=sys.stderr)
+
+
+def build_store(settings: Settings) -> StateStore:
+    if settings.state_table:
+        from imagewatch import aws
+        from imagewatch.alerts.dynamodb_store import DynamoDbStore
+
+        return DynamoDbStore(settings.state_table, aws.client("dynamodb"), ttl_days=settings.ledger_ttl_days)
+    return SqliteStore(settings.state_path)
+
+
+def build_reports(settings: Settings) -> ReportSink:
+    if settings.report_bucket:
+        from imagewatch import aws
+        from imagewatch.report.s3_sink import S3ReportSink
+
+        return S3ReportSink(settings.report_bucket, aws.client("s3"), link_ttl_s=settings.report_link_ttl_s)
+    return LocalReportSink(settings.report_dir)
+
+
+def resolve_policies(settings: Settings) -> Settings:
+    """With ``POLICY_S3_URI``, this run's policies are a fresh copy of that S3 folder."""
+    if not settings.policy_s3_uri:
+        return settings
+    from imagewatch import aws
+    from imagewatch.policy_source import fetch_policies
+
+    return dataclasses.replace(settings, policy_path=fetch_policies(settings.policy_s3_uri, aws.client("s3")))
 
 
 def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
+    settings = resolve_policies(settings)
     return RunDeps(
         settings=settings,
         hss=build_client(settings),
-        store=SqliteStore(settings.state_path),
+        store=build_store(settings),
         channels=channels_for(
             settings.channels_file,
             settings.webhook_url,
@@ -35,21 +73,37 @@ def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
             env,
         ),
         deliverer=Deliverer(),
-        reports=LocalReportSink(settings.report_dir),
-        clock=time.time,
+        reports=build_reports(settings),
     )
 
 
 def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
     """Parse, wire, run, close: returns the run summary."""
     request = parse_event(event)
-    deps = build_deps(Settings.from_env(env), env)
+    env = overlay(env)
+    settings = Settings.from_env(env)
+    logger.append_keys(run_id=request.run_id, target=settings.target)
+    logger.info(
+        "run starting",
+        extra={"trigger": request.trigger, "action": request.action, "scheduled_time": request.scheduled_time,
+               "dry_run": request.dry_run, "settings": settings.redacted()},
+    )  # fmt: skip
+    deps = build_deps(settings, env)
     try:
-        return check(request, deps)
+        summary = check(request, deps)
+    except Exception:
+        logger.exception("run failed")
+        raise
     finally:
         deps.hss.close()
         deps.deliverer.close()
         deps.store.close()
+    logger.info(
+        "run finished",
+        extra={key: summary.get(key) for key in ("status", "new", "resolved", "still_open", "notifications",
+                                                  "problems", "errors", "report", "duration_ms")},
+    )  # fmt: skip
+    return summary
 
 
 class RunFailedError(RuntimeError):
@@ -65,7 +119,10 @@ class RunFailedError(RuntimeError):
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    from imagewatch.report.metrics import publish
+
     summary = handle(event, os.environ)
+    publish(summary, os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "imagewatch", SERVICE)
     if summary.get("status") == "failed":
         raise RunFailedError(summary)
     return summary

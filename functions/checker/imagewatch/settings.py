@@ -81,6 +81,9 @@ class Settings:
     report_bucket: str | None = None
     report_prefix: str = "imagewatch/"
     report_dir: Path = Path(".imagewatch/reports")
+    report_link_ttl_s: int = 86_400
+    policy_s3_uri: str | None = None
+    ledger_ttl_days: int = 30
     target: str = field(default="")
 
     @classmethod
@@ -139,6 +142,11 @@ class Settings:
             report_bucket=get("REPORT_BUCKET"),
             report_prefix=get("REPORT_PREFIX") or "imagewatch/",
             report_dir=Path(get("REPORT_DIR") or ".imagewatch/reports"),
+            report_link_ttl_s=_integer(
+                "REPORT_LINK_TTL_SECONDS", get("REPORT_LINK_TTL_SECONDS"), 86_400, 0, 604_800
+            ),
+            policy_s3_uri=get("POLICY_S3_URI"),
+            ledger_ttl_days=_integer("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 30, 1, 3650),
         )
         object.__setattr__(settings, "target", settings.default_target())
         return settings
@@ -167,6 +175,18 @@ class Settings:
                 out[item.name] = str(value) if isinstance(value, Path) else value
         out["auth_mode"] = self.auth_mode
         return out
+
+
+def _integer(variable: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise SettingsError(variable, value, f"a whole number in {low}..{high}")
+    return number
 
 
 def _check_credentials(read: Callable[[str], str | None]) -> None:
