@@ -146,6 +146,7 @@ class IamPasswordAuth(httpx.Auth):
         self.scope = scope
         self._clock = clock
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()  # held across one IAM token request (sync clients)
         self._token: str | None = None
         self._expires_at = 0.0
         self.tokens_fetched = 0
@@ -208,16 +209,50 @@ class IamPasswordAuth(httpx.Auth):
                 self._token = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow as async clients run it (one event loop: no two flows fetch at the same moment)."""
+        return self._flow(request, self._fetch_token)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow as ``httpx.Client`` runs it, possibly in several threads at once (concurrent pages):
+        one thread fetches a token while the others wait for it, so an expired token is replaced once,
+        not once per page in flight. Reads response bodies, as ``requires_response_body`` asks."""
+        flow = self._flow(request, self._fetch_token_once)
+        request = next(flow)
+        while True:
+            response = yield request
+            response.read()
+            try:
+                request = flow.send(response)
+            except StopIteration:
+                return
+
+    def _flow(self, request: httpx.Request, fetch: _Fetch) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._cached()
         if token is None:
-            token = self._accept_token((yield self._token_request()))
+            token = yield from fetch(None)
         request.headers["X-Auth-Token"] = token
         response = yield request
         if response.status_code == 401 and _error_fields(response)[0] in EXPIRED_TOKEN_CODES:
-            self._invalidate(token)
-            token = self._accept_token((yield self._token_request()))
+            token = yield from fetch(token)
             request.headers["X-Auth-Token"] = token
             yield request
+
+    def _fetch_token(self, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
+        """A new token from IAM (``stale``: the one HSS just refused)."""
+        if stale is not None:
+            self._invalidate(stale)
+        return self._accept_token((yield self._token_request()))
+
+    def _fetch_token_once(self, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
+        """``_fetch_token``, one thread at a time: a thread that waited uses the token just fetched."""
+        with self._fetching:
+            token = self._cached()
+            if token is not None and token != stale:
+                return token
+            return (yield from self._fetch_token(stale))
+
+
+_Fetch = Callable[[str | None], Generator[httpx.Request, httpx.Response, str]]
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:

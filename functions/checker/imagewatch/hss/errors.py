@@ -52,6 +52,10 @@ class HssTransportError(HssError):
     """No usable HTTP answer: connection refused or reset, timeout, or a body that is not JSON."""
 
 
+class ListingStopped(HssError):
+    """A listing stopped issuing requests: its time budget ran out, or it was cancelled."""
+
+
 class RecordError(HssError):
     """A record in a ListImageLocal page does not match the documented types."""
 

@@ -9,6 +9,7 @@ import httpx
 
 from imagewatch.hss.auth import AkSkAuth, IamPasswordAuth, IamScope, TokenAuth
 from imagewatch.hss.client import HssClient
+from imagewatch.hss.pacing import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RPS
 from imagewatch.retry import RetryPolicy
 from imagewatch.settings import Settings
 
@@ -39,9 +40,15 @@ def build_client(
     settings: Settings,
     *,
     retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.time,
+    max_in_flight: int | None = None,
+    max_rps: float | None = None,
 ) -> HssClient:
+    """The run's client. Paging concurrency and rate: the arguments when given, else the settings
+    ``hss_max_in_flight`` / ``hss_max_rps`` once ``Settings`` carries them, else the client's defaults."""
+    in_flight = max_in_flight or getattr(settings, "hss_max_in_flight", None) or DEFAULT_MAX_IN_FLIGHT
+    rps = max_rps or getattr(settings, "hss_max_rps", None) or DEFAULT_MAX_RPS
     return HssClient(
         settings.hss_endpoint,
         settings.hss_project_id,
@@ -49,4 +56,6 @@ def build_client(
         retry=retry,
         sleep=sleep,
         clock=clock,
+        max_in_flight=in_flight,
+        max_rps=rps,
     )
