@@ -74,9 +74,9 @@ def _at(mentions: tuple[str, ...]) -> tuple[JsonDict, str]:
             at_all = True
         elif _PHONE.match(target):
             mobiles.append(target)
-        elif target:
-            users.append("".join(char for char in target if char.isalnum() or char in "_-."))
-    text = " ".join(f"@{who}" for who in [*mobiles, *users] if who) + (" @all" if at_all else "")
+        elif ident := "".join(char for char in target if char.isalnum() or char in "_-."):
+            users.append(ident)
+    text = " ".join(f"@{who}" for who in [*mobiles, *users]) + (" @all" if at_all else "")
     return {"atMobiles": mobiles, "atUserIds": users, "isAtAll": at_all}, text.strip()
 
 

@@ -71,7 +71,7 @@ def escape(text: object, limit: int = 300) -> str:
 def _mention(target: str) -> str:
     """A configured open_id/user_id (or ``all``) as a ``lark_md`` at-tag."""
     ident = "".join(char for char in clean(target, 64) if char.isalnum() or char in "_-.@")
-    return f"<at id={ident}></at>"
+    return f"<at id={ident}></at>" if ident else ""
 
 
 def _item_md(item: DigestItem) -> str:
@@ -93,8 +93,9 @@ def render(digest: Digest) -> JsonDict:
         fixed.append(_div("\n".join(f"⚠️ {escape(p, 400)}" for p in digest.problems[:MAX_PROBLEMS])))
     if digest.notes:
         fixed.append(_div("\n".join(f"🕒 {escape(n, 400)}" for n in digest.notes[:MAX_PROBLEMS])))
-    if digest.mentions:
-        fixed.append(_div(" ".join(_mention(m) for m in digest.mentions)))
+    tags = [tag for tag in map(_mention, digest.mentions) if tag]
+    if tags:
+        fixed.append(_div(" ".join(tags)))
     report = safe_url(digest.report_url)
 
     def build(fitted: Fitted) -> JsonDict:
