@@ -10,6 +10,7 @@ and the secret are cached per container.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -29,6 +30,11 @@ from imagewatch.settings import Settings
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "imagewatch"
 logger = Logger(service=SERVICE, stream=sys.stderr)
+# Libraries that log secrets at DEBUG/INFO: httpx logs every request URL (a webhook URL is a secret),
+# botocore logs response bodies (GetSecretValue's among them). Whatever the root log level, they
+# may only speak up for warnings.
+for _name in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def build_store(settings: Settings) -> StateStore:

@@ -8,11 +8,33 @@ call. Errors name the secret and the offending key, never a value.
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Mapping
+from typing import Any
 
 from imagewatch.settings import SettingsError
 
 SECRET_MAX_AGE_S = 300
+_PROVIDER: list[Any] = []  # the container's SecretsProvider: its cache is what spares repeated calls
+_LOCK = threading.Lock()
+
+
+def _provider() -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    from imagewatch import aws
+
+    with _LOCK:
+        if not _PROVIDER:
+            _PROVIDER.append(parameters.SecretsProvider(boto3_client=aws.client("secretsmanager")))
+        return _PROVIDER[0]
+
+
+def reset() -> None:
+    """Forget the provider and its cache (tests that point at another endpoint)."""
+    with _LOCK:
+        _PROVIDER.clear()
 
 
 def overlay(env: Mapping[str, str]) -> dict[str, str]:
@@ -38,18 +60,16 @@ def overlay(env: Mapping[str, str]) -> dict[str, str]:
 def _fetch(secret_id: str) -> object:
     from aws_lambda_powertools.utilities import parameters
 
-    from imagewatch import aws
-
     try:
-        provider = parameters.SecretsProvider(boto3_client=aws.client("secretsmanager"))
-        return provider.get(
+        return _provider().get(
             secret_id, max_age=int(os.environ.get("SECRET_MAX_AGE_S", SECRET_MAX_AGE_S)), transform="json"
         )
     except parameters.exceptions.TransformParameterError:
         raise SettingsError("SETTINGS_SECRET", secret_id, "a secret whose value is JSON") from None
     except parameters.exceptions.GetParameterError as exc:
-        cause = exc.__cause__
-        code = getattr(cause, "response", {}).get("Error", {}).get("Code", cause.__class__.__name__)
+        # Powertools keeps only botocore's message: "An error occurred (Code) when calling …"
+        found = re.search(r"\((\w+)\)", str(exc))
+        code = found.group(1) if found else "an error"
         raise SettingsError(
             "SETTINGS_SECRET", secret_id, f"a readable secret (Secrets Manager said {code})"
         ) from None
