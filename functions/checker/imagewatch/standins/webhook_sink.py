@@ -6,7 +6,7 @@ Discord 204, Google Chat a Message, Teams 202, generic 204) and refuses what it 
 it refuses: oversized payloads, missing keywords, wrong or stale signatures (checked by the stand-in
 itself), a deleted webhook (``remove()``). Tests script the next answers with ``throttle_next(n)``
 (the platform's own "too fast") or ``fail_next(n, status, body)``, and wait on ``wait_for(n)`` (an
-event, not a sleep). Behaviours per platform live in ``chat_platforms``.
+event, not a sleep). Behaviours per platform live in ``standins.chat``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from imagewatch.standins.chat_platforms import BEHAVIOURS, Received, Scripted
+from imagewatch.standins.chat import BEHAVIOURS, Received, Scripted
 
 __all__ = ["Received", "Rejection", "Scripted", "WebhookSink"]
 
