@@ -8,13 +8,14 @@ Deliverer gets a recording ``sleep``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from imagewatch.alerts.channels import PLATFORMS, generic, platform_for
-from imagewatch.alerts.delivery import Channel, Deliverer, Outcome
+from imagewatch.alerts.delivery import MAX_IN_RUN_WAIT_S, Channel, Deliverer, Outcome
 from imagewatch.alerts.digest import HEADER
 from imagewatch.alerts.ledger import ChannelRule
 from imagewatch.retry import RetryPolicy
@@ -82,14 +83,20 @@ REAL_HOSTS = {
 
 
 class Recorder:
-    """A Deliverer with a recording ``sleep``."""
+    """A Deliverer whose ``sleep`` records the delay and moves a fake clock instead of waiting."""
 
     def __init__(self) -> None:
         self.slept: list[float] = []
+        self.now = time.time()
         self.deliverer = Deliverer(
             retry=RetryPolicy(max_attempts=3, base_s=1.0, cap_s=10.0, throttle_floor_s=1.0),
-            sleep=self.slept.append,
+            sleep=self.sleep,
+            clock=lambda: self.now,
         )
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
     def send(
         self, name: str, sink: WebhookSink, secret: str | None = None, payload: dict | None = None
@@ -132,7 +139,11 @@ def test_a_500_violation_digest_is_accepted_first_time(name: str, kind: str, rec
     assert HEADER in sink.received[0].body.decode()
 
 
-@pytest.mark.parametrize("name", ALL)
+IN_RUN = [name for name in ALL if ADVISED[name] <= MAX_IN_RUN_WAIT_S]
+DEFERRED = [name for name in ALL if ADVISED[name] > MAX_IN_RUN_WAIT_S]
+
+
+@pytest.mark.parametrize("name", IN_RUN)
 def test_too_fast_is_retried_after_the_advised_delay(name: str, recorder: Recorder) -> None:
     with sink_for(name) as sink:
         sink.throttle_next(1, retry_after=2.5)
@@ -142,14 +153,34 @@ def test_too_fast_is_retried_after_the_advised_delay(name: str, recorder: Record
     assert sink.attempts == 2 and len(sink.received) == 1
 
 
+@pytest.mark.parametrize("name", DEFERRED)
+def test_a_long_advised_wait_is_left_for_the_next_run(name: str, recorder: Recorder) -> None:
+    with sink_for(name) as sink:
+        sink.throttle_next(1)
+        outcome = recorder.send(name, sink, SECRET if name in SIGNED else None)
+    assert (outcome.ok, outcome.attempts) == (False, 1) and recorder.slept == []
+    assert THROTTLE_CODE[name] in outcome.detail and "left for the next run" in outcome.detail
+    assert_no_secret(outcome, sink)
+
+
 @pytest.mark.parametrize("name", sorted(THROTTLE_CODE))
 def test_too_fast_every_time_gives_up_naming_the_code(name: str, recorder: Recorder) -> None:
     with sink_for(name) as sink:
         sink.throttle_next(5)
         outcome = recorder.send(name, sink, SECRET)
-    assert (outcome.ok, outcome.attempts) == (False, 3)
-    assert THROTTLE_CODE[name] in outcome.detail and len(recorder.slept) == 2
+    attempts = 3 if name in IN_RUN else 1
+    assert (outcome.ok, outcome.attempts) == (False, attempts)
+    assert THROTTLE_CODE[name] in outcome.detail and len(recorder.slept) == attempts - 1
     assert_no_secret(outcome, sink)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_posts_to_one_webhook_are_paced_to_the_platform_rate(name: str, recorder: Recorder) -> None:
+    interval = platform_for("https://x.invalid/", name).MIN_INTERVAL_S
+    with sink_for(name) as sink:
+        assert recorder.send(name, sink, SECRET if name in SIGNED else None).ok
+        assert recorder.send(name, sink, SECRET if name in SIGNED else None).ok
+    assert recorder.slept == pytest.approx([interval] if interval else [])
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -171,7 +202,8 @@ def test_the_stand_in_checks_signatures(name: str, secret: str | None, recorder:
         bad = recorder.send(name, sink, secret)
     assert good.ok and len(sink.received) == 1
     assert (bad.ok, bad.attempts) == (False, 1) and bad.detail.startswith(BAD_SIGNATURE[name])
-    assert sink.rejected_signatures == 1 and recorder.slept == []
+    interval = platform_for("https://x.invalid/", name).MIN_INTERVAL_S
+    assert sink.rejected_signatures == 1 and recorder.slept == pytest.approx([interval] if interval else [])
     assert_no_secret(bad, sink)
 
 

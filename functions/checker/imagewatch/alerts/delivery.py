@@ -20,6 +20,7 @@ from imagewatch.alerts.ledger import ChannelRule
 from imagewatch.retry import RetryPolicy
 
 MAX_ANSWER_BYTES = 64 * 1024
+MAX_IN_RUN_WAIT_S = 15.0  # a platform asking for longer (DingTalk/WeCom: a minute) gets it from the next run
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 
 
@@ -60,7 +61,12 @@ class Outcome:
 
 
 class Deliverer:
-    """Posts payloads; retries what the platform calls temporary, within ``retry``."""
+    """Posts payloads; retries what the platform calls temporary, within ``retry``.
+
+    Paces posts to one webhook URL at least the platform's ``MIN_INTERVAL_S`` apart (retries
+    included), so a run never exceeds the platform's rate limit. A "too fast" answer that asks for a
+    longer wait than ``MAX_IN_RUN_WAIT_S`` ends this run's attempts: the alerts stay due and go next run.
+    """
 
     def __init__(
         self,
@@ -75,6 +81,7 @@ class Deliverer:
         self._sleep = sleep
         self._clock = clock
         self._rng = random.Random()  # noqa: S311 - jitter
+        self._last_post: dict[str, float] = {}  # webhook URL -> when we last posted to it
         self._http = httpx.Client(
             timeout=timeout,
             transport=transport,
@@ -90,16 +97,30 @@ class Deliverer:
         attempt = 0
         while True:
             attempt += 1
+            self._pace(channel)
             url, headers, body = channel.platform.prepare(channel.url, payload, channel.secret, self._clock())
             result = self._post(channel, url, headers, body)
             if result.ok:
-                return Outcome(channel.name, channel.platform_name, True, attempt, "delivered")
+                detail = f"delivered; {result.detail}" if result.detail else "delivered"
+                return Outcome(channel.name, channel.platform_name, True, attempt, detail)
             if not result.retryable or attempt >= self.retry.max_attempts:
                 return Outcome(channel.name, channel.platform_name, False, attempt, result.detail)
+            if result.retry_after is not None and result.retry_after > MAX_IN_RUN_WAIT_S:
+                detail = f"{result.detail}; asked to wait {result.retry_after:g} s: left for the next run"
+                return Outcome(channel.name, channel.platform_name, False, attempt, detail)
             status = 429 if result.retry_after is not None else None
             self._sleep(
                 self.retry.delay(attempt, status=status, retry_after=result.retry_after, rng=self._rng)
             )
+
+    def _pace(self, channel: Channel) -> None:
+        interval = float(getattr(channel.platform, "MIN_INTERVAL_S", 0.0))
+        last = self._last_post.get(channel.url)
+        if last is not None and interval > 0:
+            wait = last + interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_post[channel.url] = self._clock()
 
     def _post(self, channel: Channel, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         try:
