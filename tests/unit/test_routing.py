@@ -107,3 +107,13 @@ def test_webhook_url_alone_is_one_default_channel_with_default_rules() -> None:
     assert channels_for(None, None, None, None, {}) == []
     with pytest.raises(SettingsError, match="WEBHOOK_PLATFORM"):
         channels_for(None, "https://example.test/hook", None, "icq", {})
+
+
+def test_channels_json_setting_wins_and_is_checked_the_same_way() -> None:
+    document = json.dumps({"channels": [{"name": "ops", "url": "${AUDIT_URL}"}]})
+    [channel] = channels_for(
+        None, "https://hooks.slack.com/services/T/B/X", None, None, {**ENV, "CHANNELS_JSON": document}
+    )
+    assert channel.name == "ops" and channel.platform is generic
+    with pytest.raises(ChannelsFileError, match=r"^CHANNELS_JSON: /channels/0: 'url' is a required property"):
+        channels_for(None, None, None, None, {"CHANNELS_JSON": json.dumps({"channels": [{"name": "x"}]})})

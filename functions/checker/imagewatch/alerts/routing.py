@@ -74,9 +74,17 @@ def _repeat_ms(value: object, pointer: str, problems: list[str]) -> int | None:
 def load_channels(path: Path | str, env: Mapping[str, str]) -> list[Channel]:
     """Read, validate and resolve a channels file; ``ChannelsFileError`` lists every problem."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ChannelsFileError(path, [f"cannot read it ({exc.strerror})"]) from None
+    return parse_channels(text, path, env)
+
+
+def parse_channels(text: str, origin: Path | str, env: Mapping[str, str]) -> list[Channel]:
+    """A channels document given as text (``CHANNELS_JSON``, or a file's content); ``origin`` names it."""
+    path = origin
+    try:
+        document = json.loads(text)
     except ValueError as exc:
         raise ChannelsFileError(path, [f"not JSON ({exc})"]) from None
     problems = [
@@ -128,7 +136,10 @@ def channels_for(
     webhook_platform: str | None,
     env: Mapping[str, str],
 ) -> list[Channel]:
-    """The run's channels: the channels file when set, else one ``default`` channel for WEBHOOK_URL."""
+    """The run's channels: ``CHANNELS_JSON`` (the document itself, e.g. kept in the settings secret)
+    or ``CHANNELS_FILE`` when set, else one ``default`` channel for ``WEBHOOK_URL``."""
+    if env.get("CHANNELS_JSON"):
+        return parse_channels(env["CHANNELS_JSON"], "CHANNELS_JSON", env)
     if channels_file is not None:
         return load_channels(channels_file, env)
     if not webhook_url:
