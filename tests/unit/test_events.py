@@ -68,3 +68,16 @@ def test_malformed_events_name_pointer_and_expectation(event: object, fragment: 
 def test_manual_subset() -> None:
     request = parse_event({"source": "manual", "action": "check", "policies": ["a", "b"]})
     assert request.policy_ids == ("a", "b") and not request.dry_run
+
+
+def test_a_target_travels_in_scheduled_and_manual_events() -> None:
+    target = {"name": "prod-cn4", "region": "cn-north-4", "project_id": "p", "settings_secret": "arn:x"}
+    assert (
+        parse_event({"source": "schedule", "scheduled_time": "2026-11-26T08:00:00Z", "target": target}).target
+        == target
+    )
+    assert parse_event({"source": "manual", "action": "check", "target": target}).target == target
+    with pytest.raises(EventError, match="/target: 'name' is a required property"):
+        parse_event({"source": "manual", "action": "check", "target": {"region": "cn-north-4"}})
+    with pytest.raises(EventError, match="/target/region: 'North 4' does not match"):
+        parse_event({"source": "manual", "action": "check", "target": {"name": "x", "region": "North 4"}})

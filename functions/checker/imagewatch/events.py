@@ -7,6 +7,11 @@
 * ``{"source": "manual", "action": "test-notification"}`` — one small message to every channel;
 * ``{"source": "manual", "action": "resend", "channel": NAME}`` — everything open, again, to one channel.
 
+Scheduled and manual events may carry a ``target`` — which HSS project to check, and where its
+credentials are — so one deployment checks many targets, one invocation each (docs/targets.md):
+``{"name": "prod-cn4", "region": "cn-north-4", "project_id": "…", "enterprise_project_id": "…",
+"settings_secret": "arn:…"}``.
+
 A malformed event is an ``EventError`` naming the JSON pointer, the value and what was expected.
 """
 
@@ -20,6 +25,19 @@ from jsonschema import Draft202012Validator
 from imagewatch.request import RunRequest
 
 _TIME = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"}
+_TARGET = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+$"},
+        "project_id": {"type": "string", "minLength": 1, "maxLength": 256},
+        "enterprise_project_id": {"type": "string", "minLength": 1, "maxLength": 256},
+        "endpoint": {"type": "string", "pattern": "^https?://"},
+        "settings_secret": {"type": "string", "minLength": 1, "maxLength": 2048},
+    },
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "schedule": {
@@ -29,6 +47,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "source": {"const": "schedule"},
             "scheduled_time": _TIME,
             "dry_run": {"type": "boolean"},
+            "target": _TARGET,
         },
         "additionalProperties": False,
     },
@@ -48,6 +67,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "source": {"const": "manual"},
             "action": {"enum": ["check", "test-notification", "resend"]},
             "dry_run": {"type": "boolean"},
+            "target": _TARGET,
             "channel": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
             "policies": {
                 "type": "array",
@@ -70,7 +90,11 @@ def _pointer(path: Any) -> str:
     return "/" + "/".join(str(part) for part in path) if path else "(event)"
 
 
-_ACTION_KEYS = {"check": {"dry_run", "policies"}, "test-notification": set(), "resend": {"channel"}}
+_ACTION_KEYS = {
+    "check": {"dry_run", "policies", "target"},
+    "test-notification": {"target"},
+    "resend": {"channel", "target"},
+}
 
 
 def _manual_action_problems(event: Mapping[str, Any]) -> list[str]:
@@ -102,7 +126,12 @@ def parse_event(event: object) -> RunRequest:
     if problems:
         raise EventError("; ".join(problems[:10]))
     if source == "schedule":
-        return RunRequest("schedule", event["scheduled_time"], dry_run=bool(event.get("dry_run", False)))
+        return RunRequest(
+            "schedule",
+            event["scheduled_time"],
+            dry_run=bool(event.get("dry_run", False)),
+            target=event.get("target"),
+        )
     if source == "aws.events":
         return RunRequest("eventbridge", event["time"])
     policies = event.get("policies")
@@ -113,4 +142,5 @@ def parse_event(event: object) -> RunRequest:
         policy_ids=tuple(policies) if policies else None,
         action=event["action"],
         channel=event.get("channel"),
+        target=event.get("target"),
     )

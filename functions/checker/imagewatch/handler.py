@@ -83,10 +83,28 @@ def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
     )
 
 
+def target_env(env: Mapping[str, str], target: Mapping[str, Any] | None) -> dict[str, str]:
+    """The settings for one target: its region, project and enterprise project over the base
+    settings, then its own settings secret (its credentials) over those."""
+    if not target:
+        return dict(env)
+    named = {
+        "HSS_REGION": target.get("region"),
+        "HSS_ENDPOINT": target.get("endpoint"),
+        "HSS_PROJECT_ID": target.get("project_id"),
+        "HSS_ENTERPRISE_PROJECT_ID": target.get("enterprise_project_id"),
+        "SETTINGS_SECRET": target.get("settings_secret"),
+    }
+    merged = {**env, **{key: value for key, value in named.items() if value}}
+    if target.get("region") and not target.get("endpoint"):
+        merged.pop("HSS_ENDPOINT", None)  # the target's region decides its endpoint
+    return overlay(merged) if target.get("settings_secret") else merged
+
+
 def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
     """Parse, wire, run, close: returns the run summary."""
     request = parse_event(event)
-    env = overlay(env)
+    env = target_env(overlay(env), request.target)
     settings = Settings.from_env(env)
     logger.append_keys(run_id=request.run_id, target=settings.target)
     logger.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Action = Literal["check", "test-notification", "resend"]
 
@@ -19,4 +19,5 @@ class RunRequest:
     policy_ids: tuple[str, ...] | None = None  # a subset of the pack; None = all
     action: Action = "check"
     channel: str | None = None  # resend: the one channel to send everything open to
+    target: dict[str, Any] | None = field(default=None, hash=False)  # which HSS project, when not the default
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

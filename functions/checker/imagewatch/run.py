@@ -363,6 +363,7 @@ def summarize(
         "scheduled_time": request.scheduled_time,
         "dry_run": request.dry_run,
         "target": deps.settings.target,
+        "target_name": (request.target or {}).get("name"),
         "started_at": _iso(started),
         "duration_ms": int((deps.clock() - started) * 1000),
         "policies": {
