@@ -265,3 +265,30 @@ def test_preview_of_a_configured_channel_and_of_everything_open(env: dict, sink:
     assert {a["kind"] for a in body["alerts"]} == {"reminder"} and len(body["alerts"]) == len(EXPECTED)
     assert preview("--channel", "nope").returncode == 2
     assert sink.attempts == 1  # only the real run sent anything
+
+
+def test_a_run_past_its_time_budget_stops_early_and_resolves_nothing(
+    env: dict, sink: WebhookSink, fleet
+) -> None:
+    import os
+    import time
+
+    from imagewatch.handler import handle
+
+    invoke("scheduled.json")
+    fleet.delete(["b@h1"])
+    cut = handle(event("scheduled.json"), os.environ, deadline=time.monotonic() - 1)
+    assert cut["resolved"] == 0 and cut["notifications"]["sent"] == 0
+    assert all(not q["complete"] for q in cut["queries"])
+    assert any("time budget" in p for p in cut["problems"])
+    healed = handle(event("scheduled.json"), os.environ, deadline=time.monotonic() + 600)
+    assert healed["resolved"] == 1
+
+
+def test_the_fetch_deadline_keeps_a_margin_for_notify_and_record() -> None:
+    from imagewatch.handler import fetch_deadline
+
+    assert fetch_deadline(900_000, now=1000.0) == 1000.0 + 900 - 90  # 15% capped at 90 s
+    assert fetch_deadline(300_000, now=0.0) == 300 - 45
+    assert fetch_deadline(60_000, now=0.0) == 60 - 20  # at least 20 s
+    assert fetch_deadline(5_000, now=0.0) == 0.0  # no time left to fetch at all

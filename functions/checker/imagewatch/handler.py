@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,8 +102,17 @@ def target_env(env: Mapping[str, str], target: Mapping[str, Any] | None) -> dict
     return overlay(merged) if target.get("settings_secret") else merged
 
 
-def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
-    """Parse, wire, run, close: returns the run summary."""
+def fetch_deadline(remaining_ms: int, now: float) -> float:
+    """When fetching must stop so the run can still send and record what it found: the Lambda's
+    remaining time less a margin of 15% (at least 20 s, at most 90 s)."""
+    remaining = remaining_ms / 1000
+    margin = min(90.0, max(20.0, 0.15 * remaining))
+    return now + max(0.0, remaining - margin)
+
+
+def handle(event: object, env: Mapping[str, str], *, deadline: float | None = None) -> dict[str, Any]:
+    """Parse, wire, run, close: returns the run summary. ``deadline`` (``time.monotonic()``) bounds
+    fetching; a run stopped by it resolves nothing and says so."""
     request = parse_event(event)
     env = target_env(overlay(env), request.target)
     settings = Settings.from_env(env)
@@ -113,6 +123,7 @@ def handle(event: object, env: Mapping[str, str]) -> dict[str, Any]:
                "dry_run": request.dry_run, "settings": settings.redacted()},
     )  # fmt: skip
     deps = build_deps(settings, env)
+    deps.deadline = deadline
     try:
         summary = check(request, deps)
     except Exception:
@@ -145,7 +156,9 @@ class RunFailedError(RuntimeError):
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from imagewatch.report.metrics import publish
 
-    summary = handle(event, os.environ)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = fetch_deadline(remaining(), time.monotonic()) if callable(remaining) else None
+    summary = handle(event, os.environ, deadline=deadline)
     publish(summary, os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "imagewatch", SERVICE)
     if summary.get("status") == "failed":
         raise RunFailedError(summary)

@@ -57,6 +57,7 @@ class RunDeps:
     deliverer: Deliverer
     reports: ReportSink
     clock: Callable[[], float] = time.time
+    deadline: float | None = None  # time.monotonic() by which fetching must stop (the time budget)
 
 
 @dataclass
@@ -122,12 +123,12 @@ def invalid_policy_violations(errors: Sequence[Any]) -> list[Violation]:
 
 
 def fetch_and_evaluate(
-    hss: HssClient, planned: PlannedQuery, now_ms: int
+    hss: HssClient, planned: PlannedQuery, now_ms: int, deadline: float | None = None
 ) -> tuple[QueryOutcome, EvaluationResult]:
     """Stream one listing through its policies; the images themselves are never kept."""
     outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
     evaluator = Evaluator(list(planned.policies), now_ms)
-    listing = hss.list_images(planned.query)
+    listing = hss.list_images(planned.query, deadline=deadline)
     try:
         for image in listing:
             evaluator.add(image)
@@ -150,11 +151,12 @@ def find_violations(
     loaded: LoadResult,
     enterprise_project: str | None,
     now_ms: int,
+    deadline: float | None = None,
 ) -> Findings:
     """Plan, fetch and evaluate every query; broken policy files count as violations too."""
     findings = Findings(invalid_policy_violations(loaded.errors), {INVALID_POLICY_ID})
     for planned in plan(policies, enterprise_project):
-        outcome, result = fetch_and_evaluate(hss, planned, now_ms)
+        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline)
         findings.queries.append(outcome)
         findings.evaluations.append(result)
         findings.violations.extend(result.violations)
@@ -300,7 +302,9 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         errors.append(f"resend: no channel named {request.channel!r}")
 
     # 2. plan, 3. fetch, 4. evaluate
-    found = find_violations(deps.hss, policies, loaded, settings.hss_enterprise_project_id, now_ms)
+    found = find_violations(
+        deps.hss, policies, loaded, settings.hss_enterprise_project_id, now_ms, deps.deadline
+    )
 
     # 5. reconcile (saved before anything is sent)
     ledger = reconcile(deps.store.load(target), found.violations, found.judged, now_ms)

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 SECRET_NAMES = frozenset(
@@ -84,6 +85,8 @@ class Settings:
     report_link_ttl_s: int = 86_400
     policy_s3_uri: str | None = None
     ledger_ttl_days: int = 30
+    hss_max_in_flight: int | None = None  # None: the client's default
+    hss_max_rps: float | None = None
     target: str = field(default="")
 
     @classmethod
@@ -147,6 +150,8 @@ class Settings:
             ),
             policy_s3_uri=get("POLICY_S3_URI"),
             ledger_ttl_days=_integer("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 30, 1, 3650),
+            hss_max_in_flight=_optional_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
+            hss_max_rps=_optional_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
         )
         object.__setattr__(settings, "target", settings.default_target())
         return settings
@@ -186,6 +191,20 @@ def _integer(variable: str, value: str | None, default: int, low: int, high: int
         number = low - 1
     if not low <= number <= high:
         raise SettingsError(variable, value, f"a whole number in {low}..{high}")
+    return number
+
+
+def _optional_number(
+    variable: str, value: str | None, low: float, high: float, kind: Callable[[str], float]
+) -> Any:
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise SettingsError(variable, value, f"a number in {low:g}..{high:g}")
     return number
 
 

@@ -46,9 +46,9 @@ def build_client(
     max_rps: float | None = None,
 ) -> HssClient:
     """The run's client. Paging concurrency and rate: the arguments when given, else the settings
-    ``hss_max_in_flight`` / ``hss_max_rps`` once ``Settings`` carries them, else the client's defaults."""
-    in_flight = max_in_flight or getattr(settings, "hss_max_in_flight", None) or DEFAULT_MAX_IN_FLIGHT
-    rps = max_rps or getattr(settings, "hss_max_rps", None) or DEFAULT_MAX_RPS
+    ``HSS_MAX_IN_FLIGHT`` / ``HSS_MAX_RPS``, else the client's defaults."""
+    in_flight = max_in_flight or settings.hss_max_in_flight or DEFAULT_MAX_IN_FLIGHT
+    rps = max_rps or settings.hss_max_rps or DEFAULT_MAX_RPS
     return HssClient(
         settings.hss_endpoint,
         settings.hss_project_id,
