@@ -1,0 +1,162 @@
+"""Cold-start import time of the Lambda handler (``import app``) against its third-party dependencies
+alone, and what the handler imports that a run does not need.
+
+    python bench/bench_import.py [--runs N]
+
+Each figure is the best of N fresh interpreters timing one import statement. "As deployed" blocks the
+packages that are in .venv but not in functions/checker/requirements.txt (the function's zip): httpx
+imports its optional command line (click, pygments, rich) whenever they are installed, which the dev
+venv has and Lambda does not. The dependencies are the third-party packages that imagewatch modules
+import directly (read from ``python -X importtime``), imported together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import CHECKER, PYTHON
+
+RUNS = 7
+# Imported by the handler but not needed by a run (the first that appears is reported, with its cost).
+NOT_NEEDED = {
+    "imagewatch.emulator": "the HSS emulator (tests, demo, CLI only)",
+    "imagewatch.cli": "the imagewatch command line",
+    "imagewatch.demo": "make demo",
+    "imagewatch.policy.examples": "the `imagewatch test` runner (policy/__init__ imports run_examples_cli)",
+    "imagewatch.policy.validate": "the `imagewatch validate` runner (policy/__init__ imports validate_cli)",
+    "imagewatch.policy.explain": "explanations for `imagewatch test` failures",
+    "boto3": "AWS clients (only needed when STATE_TABLE / REPORT_BUCKET / SETTINGS_SECRET are set)",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    depth: int
+    name: str
+    self_us: int
+    cumulative_us: int
+    importer: str | None  # the module whose import pulled this one in
+
+
+def _script(statement: str, blocked: list[str]) -> str:
+    return (
+        f"import sys, time; sys.path.insert(0, {str(CHECKER)!r})\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        f"start = time.perf_counter()\n{statement}\nprint(time.perf_counter() - start)"
+    )
+
+
+def time_import(statement: str, blocked: list[str], runs: int) -> float:
+    """Seconds for ``statement`` in a fresh interpreter, best of ``runs``."""
+    best = float("inf")
+    for _ in range(runs):
+        done = subprocess.run(
+            [PYTHON, "-c", _script(statement, blocked)], capture_output=True, text=True, check=True
+        )
+        best = min(best, float(done.stdout.strip().splitlines()[-1]))
+    return best
+
+
+def import_tree(blocked: list[str]) -> list[Entry]:
+    """``python -X importtime -c 'import app'``, each line with the module that imported it."""
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-c", _script("import app", blocked)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match:
+            rows.append((len(match[3]) // 2, match[4], int(match[1]), int(match[2])))
+    entries = []
+    for i, (depth, name, self_us, cumulative_us) in enumerate(rows):
+        importer = next((row[1] for row in rows[i + 1 :] if row[0] < depth), None)  # printed after
+        entries.append(Entry(depth, name, self_us, cumulative_us, importer))
+    return entries
+
+
+def _ours(name: str | None) -> bool:
+    return name is not None and (name == "app" or name.split(".")[0] == "imagewatch")
+
+
+def direct_dependencies(tree: list[Entry]) -> list[str]:
+    """Third-party top-level packages an imagewatch module imports itself."""
+    stdlib = sys.stdlib_module_names
+    roots = {e.name.split(".")[0] for e in tree if _ours(e.importer) and not _ours(e.name)}
+    return sorted(root for root in roots if root not in stdlib and not root.startswith("_"))
+
+
+def not_deployed(tree: list[Entry]) -> list[str]:
+    """Top-level packages the handler imports in .venv that requirements.txt does not ship."""
+    pinned = set()
+    for line in (CHECKER / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            pinned.add(re.split(r"[=<>\[ ]", line.strip())[0].lower().replace("_", "-"))
+    providers = importlib.metadata.packages_distributions()
+    blocked = set()
+    for entry in tree:
+        root = entry.name.split(".")[0]
+        if _ours(root) or root.startswith("_"):
+            continue
+        dists = [d.lower().replace("_", "-") for d in providers.get(root, [])]
+        if dists and not any(d in pinned for d in dists):
+            blocked.add(root)
+    return sorted(blocked)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    app_s: float
+    deps_s: float
+    app_venv_s: float
+    deps: list[str]
+    blocked: list[str]
+    findings: list[str]
+    heaviest: list[str]
+
+
+def run(runs: int = RUNS) -> ImportResult:
+    venv_tree = import_tree([])
+    blocked = not_deployed(venv_tree)
+    tree = import_tree(blocked)
+    deps = direct_dependencies(tree)
+    app_s = time_import("import app", blocked, runs)
+    deps_s = time_import("import " + ", ".join(deps), blocked, runs)
+    app_venv_s = time_import("import app", [], runs)
+    by_name = {e.name: e for e in tree}
+    findings = [
+        f"{name} ({by_name[name].cumulative_us / 1000:.1f} ms, imported by {by_name[name].importer}): {why}"
+        for name, why in NOT_NEEDED.items()
+        if name in by_name
+    ]
+    first_party = [e for e in tree if _ours(e.name) and e.name != "app"]
+    heaviest = [
+        f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})"
+        for e in sorted(first_party, key=lambda e: -e.self_us)[:5]
+    ]
+    third = [e for e in tree if _ours(e.importer) and not _ours(e.name) and e.name.split(".")[0] in deps]
+    heaviest += [f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})" for e in third]
+    return ImportResult(app_s, deps_s, app_venv_s, deps, blocked, findings, heaviest)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS)
+    result = run(parser.parse_args().runs)
+    print(json.dumps(result.__dict__, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
