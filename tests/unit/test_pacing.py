@@ -124,6 +124,13 @@ def test_successes_of_requests_started_before_the_cut_do_not_count_towards_recov
     assert (p.rate, p.limit, p.recoveries) == (20.0, 4, 0)
 
 
+def test_a_cap_below_the_floor_is_the_floor() -> None:
+    """HSS_MAX_RPS=0.5 is a valid setting: the pacer then never goes faster or slower than that."""
+    p = pacer(max_in_flight=2, max_rps=0.5)
+    p.finish(p.start(0.0), THROTTLED, 0.0)
+    assert p.rate == 0.5 and p.limit == 1
+
+
 def test_abandon_lifts_a_hold() -> None:
     p = pacer()
     p.finish(p.start(0.0), THROTTLED, 0.0, hold=True)
@@ -148,7 +155,7 @@ def test_other_failures_free_the_slot_without_slowing_down() -> None:
         ({"max_in_flight": True}, "max_in_flight: got True"),
         ({"max_rps": 0}, "max_rps: got 0"),
         ({"max_rps": math.inf}, "max_rps: got inf"),
-        ({"max_rps": 0.5}, "min_rps: got 1.0"),
+        ({"min_rps": 0}, "min_rps: got 0"),
         ({"recover_every": 0}, "recover_every: got 0"),
     ],
 )

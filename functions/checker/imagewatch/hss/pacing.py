@@ -46,8 +46,13 @@ class PacingPolicy:
 
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     max_rps: float = DEFAULT_MAX_RPS
-    min_rps: float = 1.0  # never slower than this, however many 429s
+    min_rps: float = 1.0  # never slower than this (nor than max_rps), however many 429s
     recover_every: int = 16  # successes since the last cut before one step back up
+
+    @property
+    def floor_rps(self) -> float:
+        """The slowest the pacer goes: ``min_rps``, or ``max_rps`` when the cap is below it."""
+        return min(self.min_rps, self.max_rps)
 
     def __post_init__(self) -> None:
         n = self.max_in_flight
@@ -56,8 +61,8 @@ class PacingPolicy:
         rps = self.max_rps
         if isinstance(rps, bool) or not isinstance(rps, int | float) or not 0 < rps < math.inf:
             raise ValueError(f"HSS max_rps: got {rps!r}, expected requests per second > 0")
-        if not 0 < self.min_rps <= rps:
-            raise ValueError(f"HSS min_rps: got {self.min_rps!r}, expected a rate in (0, max_rps]")
+        if not 0 < self.min_rps < math.inf:
+            raise ValueError(f"HSS min_rps: got {self.min_rps!r}, expected requests per second > 0")
         if self.recover_every < 1:
             raise ValueError(f"HSS recover_every: got {self.recover_every!r}, expected ≥ 1")
 
@@ -149,7 +154,7 @@ class Pacer:
         self.epoch += 1
         self.cuts += 1
         self._streak = 0
-        self.rate = max(self.policy.min_rps, self.rate / 2)
+        self.rate = max(self.policy.floor_rps, self.rate / 2)
         self.limit = max(1, self.limit // 2)
         self._tokens = min(self._tokens, float(self.limit))
         self.lowest_rate = min(self.lowest_rate, self.rate)
