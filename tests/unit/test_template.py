@@ -4,6 +4,11 @@ Nothing here talks to AWS. The SAM translator turns the template into plain Clou
 ``sam deploy`` does), then a small resolver applies parameter values and Conditions the way
 CloudFormation would, so tests can read the stack that a given set of parameters creates. References
 to resources resolve to symbols: ``<LedgerTable>`` for a Ref, ``<LedgerTable.Arn>`` for a GetAtt.
+
+Two modes: one target (the default, no ``TargetsJson``) and many targets (``TargetsJson`` set: a
+Step Functions state machine invokes the function once per target). The state machine's definition
+is read back from the translated template, rendered the way Step Functions renders its paths, and
+run once in moto's Amazon States Language interpreter.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -109,6 +115,8 @@ def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[st
             raise ValueError(f"{name}: {value!r} not in AllowedValues")
         if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
             raise ValueError(f"{name}: {value!r} does not match AllowedPattern")
+        if len(value.encode()) > int(spec.get("MaxLength", 4096)):  # 4,096 bytes: CloudFormation's cap
+            raise ValueError(f"{name}: longer than MaxLength")
         if spec["Type"] == "Number":
             number = float(value)
             if "MinValue" in spec and number < float(spec["MinValue"]):
@@ -258,28 +266,34 @@ def test_cfn_lint_catches_a_broken_template() -> None:
 # --- the SAM transform --------------------------------------------------------------------------------
 
 
+ONE_TARGET_STACK = sorted(
+    [
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Alarm",
+        "AWS::DynamoDB::Table",
+        "AWS::IAM::Role",
+        "AWS::IAM::Role",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::Queue",
+        "AWS::SQS::Queue",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Scheduler::Schedule",
+        "AWS::SecretsManager::Secret",
+    ]
+)
+
+
 def test_translates_to_the_expected_resources() -> None:
-    kinds = sorted(r["Type"] for r in translated()["Resources"].values())
-    assert kinds == sorted(
-        [
-            "AWS::CloudWatch::Alarm",
-            "AWS::CloudWatch::Alarm",
-            "AWS::CloudWatch::Alarm",
-            "AWS::DynamoDB::Table",
-            "AWS::IAM::Role",
-            "AWS::IAM::Role",
-            "AWS::Lambda::EventInvokeConfig",
-            "AWS::Lambda::Function",
-            "AWS::Lambda::LayerVersion",
-            "AWS::Logs::LogGroup",
-            "AWS::S3::Bucket",
-            "AWS::S3::BucketPolicy",
-            "AWS::SQS::Queue",
-            "AWS::SQS::Queue",
-            "AWS::SQS::QueuePolicy",
-            "AWS::Scheduler::Schedule",
-            "AWS::SecretsManager::Secret",
-        ]
+    """Without TargetsJson the stack is the one-target stack, resource for resource."""
+    assert sorted(r["Type"] for r in stack()["Resources"].values()) == ONE_TARGET_STACK
+    assert not {"CheckerStateMachine", "StateMachineRole", "StateMachineFailedAlarm"} & set(
+        stack()["Resources"]
     )
 
 
@@ -582,3 +596,438 @@ def test_resolver_applies_conditions_like_cloudformation() -> None:
     assert Resolver(template, {}).resolve(template)["Resources"] == {"Kept": {"Type": "X", "Properties": {}}}
     with_p = Resolver(template, {"P": "v"}).resolve(template)["Resources"]
     assert with_p["Kept"]["Properties"] == {"A": "yes"} and "Dropped" in with_p
+
+
+# --- many targets ------------------------------------------------------------------------------------
+
+PROJECT_A = "0123456789abcdef0123456789abcdef"
+PROJECT_B = "fedcba9876543210fedcba9876543210"
+TARGETS: list[dict[str, str]] = [
+    {
+        "name": "prod-cn4",
+        "region": "cn-north-4",
+        "project_id": PROJECT_A,
+        "settings_secret": "imagewatch/targets/prod-cn4",
+    },
+    {
+        "name": "payments-ap1",
+        "region": "ap-southeast-1",
+        "project_id": PROJECT_B,
+        "enterprise_project_id": "0",
+        "settings_secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+        "imagewatch/targets/payments-AbC123",
+    },
+]
+SCHEDULED_TIME = "2026-11-26T08:00:00Z"
+MANY = {"TargetsJson": json.dumps(TARGETS, separators=(",", ":"))}
+STATE_MACHINE_ADDITIONS = ["AWS::CloudWatch::Alarm", "AWS::IAM::Role", "AWS::StepFunctions::StateMachine"]
+
+
+def split_targets(targets: list[dict[str, Any]], size: int = 4096) -> dict[str, str]:
+    """A targets list as TargetsJson and its parts, as docs/targets.md's recipe cuts it: compact JSON,
+    whole targets per part, each part at most ``size`` bytes (ASCII JSON: characters are bytes). A
+    part starts with "[" or "{" and ends with "," or "]", so no tool strips it as a quoted string."""
+    parts, part = [], "["
+    for index, target in enumerate(targets):
+        text = json.dumps(target, separators=(",", ":")) + ("]" if index == len(targets) - 1 else ",")
+        if len(part) + len(text) > size:
+            parts.append(part)
+            part = ""
+        part += text
+    parts.append(part)
+    names = ["TargetsJson", "TargetsJsonPart2", "TargetsJsonPart3", "TargetsJsonPart4"]
+    if len(parts) > len(names):
+        raise ValueError(f"{len(targets)} targets need {len(parts)} parameters")
+    return dict(zip(names, parts, strict=False))
+
+
+def definition(resolved: dict[str, Any]) -> dict[str, Any]:
+    """The state machine's definition as Step Functions reads it: SAM's DefinitionString (JSON text)
+    with the DefinitionSubstitutions put in."""
+    props = resolved["Resources"]["CheckerStateMachine"]["Properties"]
+    text = props["DefinitionString"]
+    for key, value in props["DefinitionSubstitutions"].items():
+        text = text.replace("${" + key + "}", str(value))
+    assert "${" not in text, f"unsubstituted variable left in the definition: {text}"
+    return json.loads(text)
+
+
+def json_path(path: str, data: Any, context: dict[str, Any]) -> Any:
+    """The paths this definition uses: ``$``, ``$.a.b``, ``$.a[0]`` and ``$$.…`` (context object)."""
+    root, rest = (context, path[2:]) if path.startswith("$$") else (data, path[1:])
+    for part in re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]", rest):
+        root = root[part[0]] if part[0] else root[int(part[1])]
+    return root
+
+
+def render(template: Any, data: Any, context: dict[str, Any] | None = None) -> Any:
+    """A Parameters/ItemSelector template, rendered like Step Functions: a key ending in ``.$`` takes
+    the value of its path (or of ``States.StringToJson('…')``); other values are literal."""
+    context = context or {}
+    if not isinstance(template, dict):
+        return template
+    out = {}
+    for key, value in template.items():
+        if key.endswith(".$"):
+            literal = re.fullmatch(r"States\.StringToJson\('([^']*)'\)", value)
+            out[key[:-2]] = json.loads(literal.group(1)) if literal else json_path(value, data, context)
+        else:
+            out[key] = render(value, data, context)
+    return out
+
+
+def schedule_input(resolved: dict[str, Any], scheduled_time: str = SCHEDULED_TIME) -> Any:
+    """What the schedule sends, with the time Scheduler substitutes."""
+    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    raw = schedule["Properties"]["Target"]["Input"]
+    return json.loads(raw.replace("<aws.scheduler.scheduled-time>", scheduled_time))
+
+
+def map_item_events(resolved: dict[str, Any]) -> list[Any]:
+    """Each Map iteration's payload for the function, from the schedule's input through the states."""
+    states = definition(resolved)["States"]
+    prepared = render(states["Prepare"]["Parameters"], schedule_input(resolved))
+    the_map = states["CheckTargets"]
+    items = json_path(the_map["ItemsPath"], prepared, {})
+    task = the_map["ItemProcessor"]["States"]["CheckTarget"]
+    events = []
+    for index, item in enumerate(items):
+        selected = render(
+            the_map["ItemSelector"], prepared, {"Map": {"Item": {"Index": index, "Value": item}}}
+        )
+        events.append(render(task["Parameters"], selected)["Payload"])
+    return events
+
+
+def test_targets_mode_adds_the_state_machine_its_role_and_alarm() -> None:
+    resolved = stack(**MANY)
+    assert sorted(r["Type"] for r in resolved["Resources"].values()) == sorted(
+        ONE_TARGET_STACK + STATE_MACHINE_ADDITIONS
+    )
+    assert {"CheckerStateMachine", "StateMachineRole", "StateMachineFailedAlarm"} <= set(
+        resolved["Resources"]
+    )
+
+
+def test_cfn_lint_is_clean_in_targets_mode() -> None:
+    """The template with TargetsJson defaulted to real targets (cfn-lint resolves defaults), and the
+    state machine's definition on its own: SAM hands it to CloudFormation as a joined string, which
+    cfn-lint does not look into, so it is linted here as a plain CloudFormation definition."""
+    from cfnlint.api import ManualArgs, lint
+
+    config = ManualArgs(include_checks=["I"], ignore_checks=LINT_IGNORED, include_experimental=True)
+    source = TEMPLATE.read_text()
+    defaulted = source.replace(
+        '  TargetsJson:\n    Type: String\n    Default: ""',
+        f"  TargetsJson:\n    Type: String\n    Default: '{MANY['TargetsJson']}'",
+    )
+    assert defaulted != source
+    assert lint(defaulted, config=config) == []
+
+    def alone(states_language: dict[str, Any]) -> str:
+        return json.dumps(
+            {
+                "AWSTemplateFormatVersion": "2010-09-09",
+                "Resources": {
+                    "Machine": {
+                        "Type": "AWS::StepFunctions::StateMachine",
+                        "Properties": {
+                            "RoleArn": "arn:aws:iam::123456789012:role/imagewatch-state-machine",
+                            "StateMachineType": "STANDARD",
+                            "Definition": states_language,
+                        },
+                    }
+                },
+            }
+        )
+
+    states_language = definition(stack(**MANY))
+    matches = lint(alone(states_language), config=config)
+    assert matches == [], "cfn-lint:\n" + "\n".join(str(m) for m in matches)
+    broken = copy.deepcopy(states_language)
+    broken["States"]["CheckTargets"]["Type"] = "Mapp"
+    assert lint(alone(broken), config=config), "cfn-lint should reject an unknown state type"
+
+
+def test_state_machine_is_standard_and_maps_over_the_targets_at_the_concurrency_parameter() -> None:
+    resolved = stack(**MANY, MaxConcurrentTargets="7")
+    props = resolved["Resources"]["CheckerStateMachine"]["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["RoleArn"] == "<StateMachineRole.Arn>"
+    states = definition(resolved)["States"]
+    assert definition(resolved)["StartAt"] == "Prepare"
+    prepared = render(states["Prepare"]["Parameters"], schedule_input(resolved))
+    the_map = states["CheckTargets"]
+    assert the_map["Type"] == "Map"
+    assert the_map["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    assert json_path(the_map["ItemsPath"], prepared, {}) == TARGETS
+    # MaxConcurrencyPath must find a number (a "7" string would fail the execution).
+    assert json_path(the_map["MaxConcurrencyPath"], prepared, {}) == 7
+    assert "MaxConcurrency" not in the_map
+
+    task = the_map["ItemProcessor"]["States"]["CheckTarget"]
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert task["Parameters"] == {"FunctionName": "<CheckerFunction.Arn>", "Payload.$": "$"}
+    assert task["TimeoutSeconds"] > 900  # the function times out first
+    lambda_errors = {
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    }
+    assert lambda_errors <= set(task["Retry"][0]["ErrorEquals"])
+    assert task["Retry"][1] == {"ErrorEquals": ["RunFailedError"], "IntervalSeconds": 60, "MaxAttempts": 1}
+    (catch,) = task["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "TargetFailed"
+    assert states["TargetsFailed"] == {
+        "Type": "Fail",
+        "Error": "TargetsFailed",
+        "CausePath": "States.JsonToString($.failed)",
+    }
+
+
+def test_each_map_item_is_an_event_the_handler_accepts() -> None:
+    from imagewatch.events import parse_event
+
+    events = map_item_events(stack(**MANY))
+    assert events == [
+        {"source": "schedule", "scheduled_time": SCHEDULED_TIME, "target": target} for target in TARGETS
+    ]
+    for event, target in zip(events, TARGETS, strict=True):
+        request = parse_event(event)
+        assert (request.trigger, request.scheduled_time, request.target) == (
+            "schedule",
+            SCHEDULED_TIME,
+            target,
+        )
+
+
+def test_schedule_starts_the_state_machine_with_the_targets_as_json() -> None:
+    resolved = stack(**MANY)
+    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    target = schedule["Properties"]["Target"]
+    assert target["Arn"] == "<CheckerStateMachine>"
+    assert target["RoleArn"] == "<SchedulerRole.Arn>"
+    assert json.loads(target["Input"]) == {
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+        "targets": TARGETS,
+    }
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"] == {"Arn": "<SchedulerDeadLetterQueue.Arn>"}
+    statements = resolved["Resources"]["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    assert [(s["Sid"], s["Action"], s["Resource"]) for s in statements] == [
+        ("StartCheckerStateMachine", "states:StartExecution", "<CheckerStateMachine>"),
+        ("DeadLetter", "sqs:SendMessage", "<SchedulerDeadLetterQueue.Arn>"),
+    ]
+
+
+def test_a_hundred_targets_fit_in_the_parameter_parts() -> None:
+    """One parameter holds 4,096 bytes (about 30 targets); the parts carry 100 and the schedule's
+    input is one JSON array of all of them."""
+    hundred = [
+        {
+            "name": f"team-{n:03d}",
+            "region": "cn-north-4",
+            "project_id": f"{n:032x}",
+            "settings_secret": f"imagewatch/targets/team-{n:03d}",
+        }
+        for n in range(100)
+    ]
+    params = split_targets(hundred)
+    assert len(params) == 4, "the test should need the parts"
+    assert all(len(part) <= 4096 and part[0] in "[{" and part[-1] in ",]" for part in params.values())
+    with pytest.raises(ValueError, match="TargetsJson: longer than MaxLength"):
+        parameter_values(load_template(), {**REQUIRED, "TargetsJson": json.dumps(hundred)})
+    resolved = stack(**params)
+    assert schedule_input(resolved)["targets"] == hundred
+    assert len(map_item_events(resolved)) == 100
+
+
+@pytest.mark.parametrize("value", ['{"name": "prod"}', "prod-cn4", "[]", '["prod-cn4"]'])
+def test_targets_json_must_be_an_array_of_objects(value: str) -> None:
+    with pytest.raises(ValueError, match="TargetsJson"):
+        parameter_values(load_template(), {**REQUIRED, "TargetsJson": value})
+
+
+def test_reserved_concurrency_follows_max_concurrent_targets() -> None:
+    def reserved(**params: str) -> Any:
+        return only(stack(**params), "AWS::Lambda::Function")[1]["Properties"]["ReservedConcurrentExecutions"]
+
+    assert reserved() == 1
+    assert reserved(MaxConcurrentTargets="12") == 1  # no targets: still one run at a time
+    assert reserved(**MANY) == "4"
+    assert reserved(**MANY, MaxConcurrentTargets="12") == "12"
+    for value in ("0", "41"):
+        with pytest.raises(ValueError, match="MaxConcurrentTargets"):
+            parameter_values(load_template(), {**REQUIRED, **MANY, "MaxConcurrentTargets": value})
+
+
+def test_target_secrets_are_readable_only_in_targets_mode_and_only_under_the_prefix() -> None:
+    assert "ReadTargetSecrets" not in role_statements(stack(), "CheckerRole")
+    read = role_statements(stack(**MANY), "CheckerRole")["ReadTargetSecrets"]
+    assert (read["Action"], read["Resource"]) == (
+        "secretsmanager:GetSecretValue",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch/targets/*",
+    )
+    custom = role_statements(stack(**MANY, TargetSecretsPrefix="teams/imagewatch/"), "CheckerRole")
+    assert custom["ReadTargetSecrets"]["Resource"].endswith(":secret:teams/imagewatch/*")
+    # The settings secret stays readable: it holds what the targets share (webhooks, channels).
+    assert (
+        role_statements(stack(**MANY), "CheckerRole")["ReadSettingsSecret"]["Resource"] == "<SettingsSecret>"
+    )
+    for prefix in ("", "imagewatch", "imagewatch/*", "*"):
+        with pytest.raises(ValueError, match="TargetSecretsPrefix"):
+            parameter_values(load_template(), {**REQUIRED, **MANY, "TargetSecretsPrefix": prefix})
+
+
+def test_state_machine_role_may_only_invoke_the_function() -> None:
+    role = stack(**MANY)["Resources"]["StateMachineRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert "ManagedPolicyArns" not in role
+    assert [
+        (s["Action"], s["Resource"]) for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ] == [("lambda:InvokeFunction", "<CheckerFunction.Arn>")]
+
+
+def test_state_machine_failures_alarm() -> None:
+    for params, actions in (({}, None), ({"AlarmTopicArn": TOPIC}, [TOPIC])):
+        alarm = stack(**MANY, **params)["Resources"]["StateMachineFailedAlarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<CheckerStateMachine>"}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm.get("AlarmActions") == actions and alarm.get("OKActions") == actions
+    # The function's own Errors alarm stays: a failed target is a failed invocation.
+    assert "FunctionErrorsAlarm" in stack(**MANY)["Resources"]
+
+
+def test_outputs_in_targets_mode() -> None:
+    assert "StateMachineArn" not in stack()["Outputs"]
+    outputs = stack(**MANY)["Outputs"]
+    assert outputs["StateMachineArn"] == "<CheckerStateMachine>"
+    assert outputs["ScheduleName"] == "<CheckerFunctionSchedule>"
+
+
+# --- the state machine, run ----------------------------------------------------------------------
+
+
+def run_state_machine(
+    states_language: dict[str, Any], execution_input: Any, invoke: Any
+) -> tuple[dict[str, Any], list[float]]:
+    """One execution in moto's Amazon States Language interpreter (LocalStack's), with the Lambda
+    invocation answered by ``invoke(payload)`` and retry waits recorded instead of slept."""
+    import boto3
+    from moto import mock_aws
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    def answer(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        assert parameters["FunctionName"] == "arn:aws:lambda:eu-west-1:123456789012:function:checker"
+        return invoke(json.loads(parameters["Payload"]))
+
+    waits: list[float] = []
+    assert hasattr(lambda_eval_utils, "_invoke_lambda_function"), (
+        "moto's interpreter changed: update the stub"
+    )
+    offline = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    with (
+        mock.patch.dict(os.environ, offline),
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", answer),
+        mock.patch.object(retrier_decl, "time", mock.Mock(sleep=waits.append)),
+    ):
+        client = boto3.client("stepfunctions", region_name="eu-west-1")
+        text = json.dumps(states_language).replace(
+            "<CheckerFunction.Arn>", "arn:aws:lambda:eu-west-1:123456789012:function:checker"
+        )
+        machine = client.create_state_machine(
+            name="imagewatch",
+            definition=text,
+            roleArn="arn:aws:iam::123456789012:role/imagewatch-state-machine",
+        )["stateMachineArn"]
+        execution = client.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))
+        for _ in range(200):
+            described = client.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                return described, waits
+            time.sleep(0.05)
+    raise AssertionError("the execution did not finish")
+
+
+def summary_for(event: dict[str, Any]) -> dict[str, Any]:
+    """What the function answers for a run that went well (the keys the state machine reads, and more)."""
+    target = event["target"]
+    return {
+        "run_id": f"run-{target['name']}",
+        "status": "ok",
+        "target": f"{target['region']}/{target['project_id']}/0",
+        "target_name": target["name"],
+        "report": {"json": "https://presigned.example/…"},
+    }
+
+
+def test_state_machine_checks_every_target_and_succeeds_when_all_pass() -> None:
+    from imagewatch.events import parse_event
+
+    resolved = stack(**MANY)
+    seen: list[dict[str, Any]] = []
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        parse_event(payload)  # the handler would accept it
+        seen.append(payload)
+        return {"StatusCode": 200, "Payload": summary_for(payload)}
+
+    described, _ = run_state_machine(definition(resolved), schedule_input(resolved), invoke)
+    assert described["status"] == "SUCCEEDED", described
+    assert sorted(p["target"]["name"] for p in seen) == sorted(t["name"] for t in TARGETS)
+    output = json.loads(described["output"])
+    assert output["failed"] == []
+    assert [item["result"] for item in output["targets"]] == [
+        {"run_id": f"run-{t['name']}", "status": "ok", "ledger_target": f"{t['region']}/{t['project_id']}/0"}
+        for t in TARGETS
+    ]
+    assert "presigned" not in described["output"], "report links must not reach the execution history"
+
+
+def test_one_failing_target_does_not_stop_the_others_and_fails_the_execution_naming_it() -> None:
+    from botocore.exceptions import ClientError
+
+    bad = {"name": "broken-eu", "region": "eu-west-101", "project_id": "f" * 32}
+    resolved = stack(TargetsJson=json.dumps([TARGETS[0], bad, TARGETS[1]]))
+    calls: list[str] = []
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        name = payload["target"]["name"]
+        calls.append(name)
+        if name == "prod-cn4" and calls.count(name) == 1:  # throttled once: retried
+            raise ClientError(
+                {
+                    "Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": "r"},
+                },
+                "Invoke",
+            )
+        if name == "broken-eu":  # the handler raised RunFailedError
+            error = {
+                "errorType": "RunFailedError",
+                "errorMessage": "run x failed: APIG.0301",
+                "stackTrace": [],
+            }
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
+        return {"StatusCode": 200, "Payload": summary_for(payload)}
+
+    described, waits = run_state_machine(definition(resolved), schedule_input(resolved), invoke)
+    assert described["status"] == "FAILED", described
+    assert described["error"] == "TargetsFailed"
+    assert json.loads(described["cause"]) == [bad]
+    # every target ran; the throttled one was retried, the failed run retried once, a minute later
+    assert sorted(calls) == sorted(["prod-cn4", "prod-cn4", "broken-eu", "broken-eu", "payments-ap1"])
+    assert 60 in waits

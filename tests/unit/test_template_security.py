@@ -3,7 +3,8 @@
 ``security_problems()`` is the checker: it returns one line per broken property, so a failure says
 what is wrong and where. The mutation tests at the bottom break each property in a copy of the
 stack and assert the checker notices, so a green run means the properties hold, not that the
-checker is blind.
+checker is blind. Both modes are checked: one target, and many targets (a state machine, its role,
+and the function reading each target's credentials secret under a name prefix).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from tests.unit.test_template import (
     EXISTING_KEY,
     EXISTING_SECRET,
+    MANY,
     REQUIRED,
     TOPIC,
     Resolver,
@@ -76,18 +78,44 @@ SECRET_VARIABLES = frozenset(
 # Literal environment values the template may hard-code (everything else comes from a parameter or
 # names a stack resource).
 ALLOWED_LITERALS = frozenset({"/opt/policies", "imagewatch"})
-# Words that make a parameter name look like it carries a secret value. A name ending in "Arn" refers
-# to a secret or key (ExistingSettingsSecretArn) and carries no secret itself.
+# Words that make a parameter name look like it carries a secret value (plurals count too). A name
+# ending in "Arn" refers to a secret or key (ExistingSettingsSecretArn) and carries no secret itself;
+# so do the names listed below, each with the reason.
 SECRET_WORDS = frozenset({"ak", "sk", "secret", "token", "password", "passwd", "webhook", "credential"})
+SECRET_REFERENCE_PARAMETERS: dict[str, str] = {
+    "TargetSecretsPrefix": "a secret *name* prefix that scopes the IAM grant; no value",
+}
+# Services that assume this stack's roles; each trust must be limited to this account.
+SERVICE_PRINCIPALS = frozenset({"scheduler.amazonaws.com", "states.amazonaws.com"})
 
-# (role, statement Sid) -> why "*" is unavoidable. Empty: every statement names its resources.
+# (role, statement Sid) -> why "*" is unavoidable. Empty: every statement names its resources (the
+# state machine keeps no CloudWatch Logs delivery, whose actions would need "*"). A "*" that ends a
+# folder prefix (objects under reports/, secrets under imagewatch/targets/) is a scope, checked by
+# _wildcard_scope_problems, not a wildcard resource.
 WILDCARD_RESOURCE_ALLOWLIST: dict[tuple[str, str], str] = {}
+# Where a folder prefix may start: after an S3 bucket (its ARN, or the symbol of a stack bucket's
+# Arn) or after "secret:" in a Secrets Manager ARN.
+_PREFIX_ROOT = re.compile(
+    r"^(?:arn:aws[a-z-]*:s3:::[^/*]+/|<[A-Za-z0-9]+\.Arn>/|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)"
+)
 # Managed policies cannot be inspected here, so none is allowed unless listed with a reason.
 MANAGED_POLICY_ALLOWLIST: dict[str, str] = {}
 
 
 def _words(name: str) -> set[str]:
-    return {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
+    return words | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}
+
+
+def _wildcard_scope_problems(where: str, resource: str) -> list[str]:
+    """A "*" in a resource may only close a folder prefix: ``<root><folder>/…/*``."""
+    if "*" not in resource or resource == "*":
+        return []
+    root = _PREFIX_ROOT.match(resource)
+    folder = resource[root.end() : -len("/*")] if root else ""
+    if resource.count("*") != 1 or not resource.endswith("/*") or not folder:
+        return [f"{where}: wildcard resource {resource} is not scoped by a folder prefix"]
+    return []
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -103,10 +131,9 @@ def _iam_problems(resolved: dict[str, Any]) -> list[str]:
                 problems.append(f"{name}: managed policy {arn} (its statements cannot be checked)")
         for trust in props["AssumeRolePolicyDocument"]["Statement"]:
             services = _as_list(trust.get("Principal", {}).get("Service", []))
-            if "scheduler.amazonaws.com" in services and "aws:SourceAccount" not in str(
-                trust.get("Condition")
-            ):
-                problems.append(f"{name}: scheduler trust without an aws:SourceAccount condition")
+            for service in sorted(SERVICE_PRINCIPALS & set(services)):
+                if "aws:SourceAccount" not in str(trust.get("Condition")):
+                    problems.append(f"{name}: {service} trust without an aws:SourceAccount condition")
         documents = [(p["PolicyName"], p["PolicyDocument"]) for p in props.get("Policies", [])]
         for policy in list(of_type(resolved, "AWS::IAM::Policy").values()) + list(
             of_type(resolved, "AWS::IAM::RolePolicy").values()
@@ -125,6 +152,7 @@ def _iam_problems(resolved: dict[str, Any]) -> list[str]:
                 for resource in _as_list(statement.get("Resource", [])):
                     if resource == "*" and (name, statement.get("Sid")) not in WILDCARD_RESOURCE_ALLOWLIST:
                         problems.append(f"{where}: Resource '*'")
+                    problems.extend(_wildcard_scope_problems(where, str(resource)))
                 for action in _as_list(statement["Action"]):
                     if action == "*" or action.endswith(":*"):
                         problems.append(f"{where}: wildcard action {action}")
@@ -216,7 +244,7 @@ def _secret_problems(resolved: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: SecretString holds a value in the template")
     for name in resolved["Parameters"]:
         words = _words(name)
-        if words & SECRET_WORDS and not name.endswith("Arn"):
+        if words & SECRET_WORDS and not name.endswith("Arn") and name not in SECRET_REFERENCE_PARAMETERS:
             problems.append(f"parameter {name}: its name suggests a secret value")
     return problems
 
@@ -276,6 +304,16 @@ PARAMETER_SETS = {
     },
     "policies from s3": {"PolicyS3Uri": "s3://config-bucket/imagewatch/policies/"},
     "alarm topic": {"AlarmTopicArn": TOPIC},
+    "many targets": MANY,
+    "many targets, everything": {
+        **MANY,
+        "MaxConcurrentTargets": "16",
+        "TargetSecretsPrefix": "teams/imagewatch/",
+        "ExistingSettingsSecretArn": EXISTING_SECRET,
+        "ExistingSettingsSecretKmsKeyArn": EXISTING_KEY,
+        "PolicyS3Uri": "s3://config-bucket/imagewatch/policies/",
+        "AlarmTopicArn": TOPIC,
+    },
 }
 
 
@@ -330,6 +368,34 @@ def test_every_allow_statement_names_resources() -> None:
     ]
 
 
+def test_every_allow_statement_names_resources_with_many_targets() -> None:
+    """With targets: the function's grants are the one-target ones plus the target secrets under the
+    prefix; the schedule may start only the state machine; the state machine may invoke only the
+    function."""
+
+    def grants(resolved: dict[str, Any], role: str) -> dict[str, tuple[Any, Any]]:
+        return {
+            statement["Sid"]: (statement["Action"], statement["Resource"])
+            for policy in resolved["Resources"][role]["Properties"]["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        }
+
+    one, many = stack(), stack(**MANY)
+    checker = grants(many, "CheckerRole")
+    assert checker.pop("ReadTargetSecrets") == (
+        "secretsmanager:GetSecretValue",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch/targets/*",
+    )
+    assert checker == grants(one, "CheckerRole")
+    assert grants(many, "SchedulerRole") == {
+        "StartCheckerStateMachine": ("states:StartExecution", "<CheckerStateMachine>"),
+        "DeadLetter": ("sqs:SendMessage", "<SchedulerDeadLetterQueue.Arn>"),
+    }
+    assert grants(many, "StateMachineRole") == {
+        "InvokeChecker": ("lambda:InvokeFunction", "<CheckerFunction.Arn>")
+    }
+
+
 def test_settings_module_hides_every_secret_variable() -> None:
     """What the template keeps out of the environment, the settings module keeps out of reports."""
     from imagewatch.settings import SECRET_NAMES
@@ -338,6 +404,16 @@ def test_settings_module_hides_every_secret_variable() -> None:
 
 
 # --- the checker can fail -------------------------------------------------------------------------
+
+
+def _statement(resolved: dict[str, Any], role: str, sid: str) -> dict[str, Any]:
+    (statement,) = [
+        s
+        for policy in resolved["Resources"][role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s.get("Sid") == sid
+    ]
+    return statement
 
 
 def _first_statement(resolved: dict[str, Any]) -> dict[str, Any]:
@@ -421,6 +497,16 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "SecretString",
     ),
     "secret parameter": (lambda r, s: r["Parameters"].update(HssSk={"Type": "String"}), "parameter HssSk"),
+    "secrets parameter (plural)": (
+        lambda r, s: r["Parameters"].update(HssSecrets={"Type": "String"}),
+        "parameter HssSecrets",
+    ),
+    "reports whole bucket": (
+        lambda r, s: _statement(r, "CheckerRole", "ReportsWriteAndLink").update(
+            Resource="<ReportBucket.Arn>/*"
+        ),
+        "not scoped by a folder prefix",
+    ),
     "webhook parameter": (
         lambda r, s: r["Parameters"].update(WebhookUrl={"Type": "String"}),
         "parameter WebhookUrl",
@@ -437,6 +523,60 @@ def test_checker_reports_a_broken_property(mutation: tuple[Mutation, str]) -> No
     resolved, source = copy.deepcopy(stack()), copy.deepcopy(translated())
     before = security_problems(resolved, source)
     assert not any(expected in p for p in before), f"already reported before the mutation: {before}"
+    mutate(resolved, source)
+    problems = security_problems(resolved, source)
+    assert any(expected in p for p in problems), f"checker missed {expected!r}; it said {problems}"
+
+
+# Properties only the many-targets stack has, broken the same way.
+TARGETS_MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "target secrets: any secret": (
+        lambda r, s: _statement(r, "CheckerRole", "ReadTargetSecrets").update(
+            Resource="arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"
+        ),
+        "not scoped by a folder prefix",
+    ),
+    "target secrets: a name prefix that is not a folder": (
+        lambda r, s: _statement(r, "CheckerRole", "ReadTargetSecrets").update(
+            Resource="arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch*"
+        ),
+        "not scoped by a folder prefix",
+    ),
+    "state machine invokes any function": (
+        lambda r, s: _statement(r, "StateMachineRole", "InvokeChecker").update(
+            Resource="arn:aws:lambda:eu-west-1:123456789012:function:*"
+        ),
+        "not scoped by a folder prefix",
+    ),
+    "schedule starts any state machine": (
+        lambda r, s: _statement(r, "SchedulerRole", "StartCheckerStateMachine").update(Resource="*"),
+        "SchedulerRole/imagewatch-scheduler/StartCheckerStateMachine: Resource '*'",
+    ),
+    "state machine role: any action": (
+        lambda r, s: _statement(r, "StateMachineRole", "InvokeChecker").update(Action="lambda:*"),
+        "wildcard action",
+    ),
+    "state machine trust without source account": (
+        lambda r, s: r["Resources"]["StateMachineRole"]["Properties"]["AssumeRolePolicyDocument"][
+            "Statement"
+        ][0].pop("Condition"),
+        "states.amazonaws.com trust without an aws:SourceAccount condition",
+    ),
+    "state machine role: managed policy": (
+        lambda r, s: r["Resources"]["StateMachineRole"]["Properties"].update(
+            ManagedPolicyArns=["arn:aws:iam::aws:policy/service-role/AWSLambdaRole"]
+        ),
+        "StateMachineRole: managed policy",
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", TARGETS_MUTATIONS.values(), ids=TARGETS_MUTATIONS.keys())
+def test_checker_reports_a_broken_property_with_many_targets(mutation: tuple[Mutation, str]) -> None:
+    mutate, expected = mutation
+    resolved, source = copy.deepcopy(stack(**MANY)), copy.deepcopy(translated(**MANY))
+    before = security_problems(resolved, source)
+    assert before == [], before
     mutate(resolved, source)
     problems = security_problems(resolved, source)
     assert any(expected in p for p in problems), f"checker missed {expected!r}; it said {problems}"
