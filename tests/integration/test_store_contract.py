@@ -9,7 +9,8 @@ import pytest
 
 from imagewatch.alerts.dynamodb_store import DynamoDbStore
 from imagewatch.alerts.ledger import ChannelRule, due_alerts, mark_delivered, reconcile
-from imagewatch.alerts.store import LeaseHeldError, SqliteStore, StateStore, StateStoreError
+from imagewatch.alerts.sqlite_store import SqliteStore
+from imagewatch.alerts.store import LeaseHeldError, StateStore, StateStoreError
 from imagewatch.violation import Violation
 from support.moto_support import create_ledger_table
 

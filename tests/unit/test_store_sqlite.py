@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from imagewatch.alerts.ledger import ChannelRule, due_alerts, mark_delivered, reconcile
-from imagewatch.alerts.store import SqliteStore, StateStoreError
+from imagewatch.alerts.sqlite_store import SqliteStore
+from imagewatch.alerts.store import StateStoreError
 from imagewatch.violation import Violation
 
 

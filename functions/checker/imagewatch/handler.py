@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 
 from imagewatch.alerts.delivery import Deliverer
 from imagewatch.alerts.routing import channels_for
-from imagewatch.alerts.store import SqliteStore, StateStore
+from imagewatch.alerts.store import StateStore
 from imagewatch.events import parse_event
 from imagewatch.hss.factory import build_client
 from imagewatch.report.sink import LocalReportSink, ReportSink
@@ -44,6 +44,8 @@ def build_store(settings: Settings) -> StateStore:
         from imagewatch.alerts.dynamodb_store import DynamoDbStore
 
         return DynamoDbStore(settings.state_table, aws.client("dynamodb"), ttl_days=settings.ledger_ttl_days)
+    from imagewatch.alerts.sqlite_store import SqliteStore
+
     return SqliteStore(settings.state_path)
 
 

@@ -13,28 +13,43 @@ A platform module provides:
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
+from typing import Any
 
-from imagewatch.alerts.channels import dingtalk, discord, feishu, generic, googlechat, slack, teams, wecom
 from imagewatch.alerts.channels.result import SendResult
 
 __all__ = ["PLATFORMS", "SendResult", "platform_for"]
 
-PLATFORMS: dict[str, ModuleType] = {
-    module.NAME: module for module in (slack, teams, feishu, dingtalk, wecom, discord, googlechat, generic)
-}
-PLATFORMS["lark"] = feishu  # one module serves Feishu and Lark: same API, different host
-_BY_URL = [module for name, module in PLATFORMS.items() if name != "lark" and module is not generic]
+# Platform modules load on first use, so a run imports only the platforms its channels use.
+# Recognition order matters only in that generic, which recognises nothing, comes last.
+_NAMES = ("slack", "teams", "feishu", "dingtalk", "wecom", "discord", "googlechat", "generic")
+_ALIASES = {"lark": "feishu"}  # one module serves Feishu and Lark: same API, different host
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"imagewatch.alerts.channels.{name}")
 
 
 def platform_for(url: str, explicit: str | None = None) -> ModuleType:
     """The platform module named ``explicit``, else the one that recognises the URL, else generic JSON."""
     if explicit:
         name = explicit.strip().lower()
-        if name not in PLATFORMS:
-            raise ValueError(f"platform: got {explicit!r}, expected one of {', '.join(sorted(PLATFORMS))}")
-        return PLATFORMS[name]
-    for module in _BY_URL:
+        name = _ALIASES.get(name, name)
+        if name not in _NAMES:
+            known = ", ".join(sorted((*_NAMES, *_ALIASES)))
+            raise ValueError(f"platform: got {explicit!r}, expected one of {known}")
+        return _load(name)
+    for name in _NAMES[:-1]:
+        module = _load(name)
         if module.matches(url):
             return module
-    return generic
+    return _load("generic")
+
+
+def __getattr__(name: str) -> Any:
+    """``PLATFORMS``: every platform module by name (``lark`` included), loaded on access."""
+    if name == "PLATFORMS":
+        registry = {platform: _load(platform) for platform in _NAMES}
+        return registry | {alias: registry[target] for alias, target in _ALIASES.items()}
+    raise AttributeError(f"module 'imagewatch.alerts.channels' has no attribute {name!r}")
