@@ -6,11 +6,13 @@ The webhook URL is a secret: it never appears in an outcome, a log line or an ex
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -94,6 +96,13 @@ class Deliverer:
         self._http.close()
 
     def send(self, channel: Channel, payload: dict[str, object]) -> Outcome:
+        """Post until the platform says yes, refuses for good, or the attempts run out. The outcome's
+        detail never carries the webhook URL, its token or the signing secret, even when the
+        platform's answer echoes them."""
+        outcome = self._send(channel, payload)
+        return dataclasses.replace(outcome, detail=scrub(outcome.detail, *secret_parts(channel)))
+
+    def _send(self, channel: Channel, payload: dict[str, object]) -> Outcome:
         attempt = 0
         while True:
             attempt += 1
@@ -104,10 +113,10 @@ class Deliverer:
                 detail = f"delivered; {result.detail}" if result.detail else "delivered"
                 return Outcome(channel.name, channel.platform_name, True, attempt, detail)
             if not result.retryable or attempt >= self.retry.max_attempts:
-                return Outcome(channel.name, channel.platform_name, False, attempt, result.detail)
+                return Outcome(channel.name, channel.platform_name, False, attempt, scrub(result.detail, url))
             if result.retry_after is not None and result.retry_after > MAX_IN_RUN_WAIT_S:
                 detail = f"{result.detail}; asked to wait {result.retry_after:g} s: left for the next run"
-                return Outcome(channel.name, channel.platform_name, False, attempt, detail)
+                return Outcome(channel.name, channel.platform_name, False, attempt, scrub(detail, url))
             status = 429 if result.retry_after is not None else None
             self._sleep(
                 self.retry.delay(attempt, status=status, retry_after=result.retry_after, rng=self._rng)
@@ -131,6 +140,7 @@ class Deliverer:
                     if len(answer) >= MAX_ANSWER_BYTES:
                         break
                 answer_headers = {k.lower(): v for k, v in response.headers.items()}
+                answer = scrub_answer(answer, url, *secret_parts(channel))  # before any module clips it
                 return channel.platform.judge(response.status_code, answer_headers, answer, self._clock())
         except httpx.TimeoutException as exc:
             return SendResult(False, True, None, f"timeout ({exc.__class__.__name__})")
@@ -138,9 +148,33 @@ class Deliverer:
             return SendResult(False, True, None, scrub(f"{exc.__class__.__name__}: {exc}", url, channel.url))
 
 
-def scrub(text: str, *urls: str) -> str:
-    """``text`` with any webhook URL replaced, so errors can be shown safely."""
-    for url in urls:
-        if url:
-            text = text.replace(url, "<webhook>")
+def scrub(text: str, *urls: str | None) -> str:
+    """``text`` with any webhook URL (or secret part of one) replaced, so errors can be shown safely."""
+    for url in sorted({u for u in urls if u}, key=len, reverse=True):  # a URL before its parts
+        for form in (url, quote(url, safe="")):
+            text = text.replace(form, "<webhook>")
     return text[:300]
+
+
+def scrub_answer(answer: bytes, *pieces: str) -> bytes:
+    """A platform's answer with every echo of ``pieces`` replaced — raw, percent-encoded, or with JSON's
+    escaped slashes — so no platform module can quote (or clip) a secret into an outcome."""
+    for piece in sorted({p for p in pieces if p}, key=len, reverse=True):
+        for form in {piece, quote(piece, safe=""), piece.replace("/", "\\/")}:
+            answer = answer.replace(form.encode(), b"<webhook>")
+    return answer
+
+
+MIN_TOKEN_CHARS = 12  # shorter path segments are words ("services", "hooks"), not tokens
+MIN_SECRET_CHARS = 8  # a shorter value would be replaced inside ordinary words and protects nothing
+
+
+def secret_parts(channel: Channel) -> list[str]:
+    """What a platform's answer must never bring into an outcome: the webhook URL, the values of its
+    query (``key``, ``access_token``, ``sig``, ``token``…), its token-like path segments, and the signing
+    secret. Platform answers are untrusted text; some echo the request."""
+    parts = urlsplit(channel.url)
+    pieces = [channel.url, channel.secret or ""]
+    pieces += [value for _, value in parse_qsl(parts.query)]
+    pieces += [segment for segment in parts.path.split("/") if len(segment) >= MIN_TOKEN_CHARS]
+    return [piece for piece in pieces if len(piece) >= MIN_SECRET_CHARS]
