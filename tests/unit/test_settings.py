@@ -65,3 +65,31 @@ def test_auth_modes() -> None:
         == "iam-password"
     )
     assert Settings.from_env({**BASE, "HSS_SECURITY_TOKEN": "x"}).auth_mode == "aksk-temporary"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("LEDGER_TTL_DAYS", "0", "a whole number in 1..3650"),
+        ("LEDGER_TTL_DAYS", "thirty", "a whole number in 1..3650"),
+        ("REPORT_LINK_TTL_SECONDS", "604801", "a whole number in 0..604800"),
+        ("HSS_MAX_IN_FLIGHT", "64", "a whole number in 1..32"),
+        ("HSS_MAX_RPS", "fast", "a number in 0.1..1000"),
+    ],
+)
+def test_numeric_settings_are_checked(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=f"{variable}: got '{value}', expected {expected}"):
+        Settings.from_env({**BASE, variable: value})
+
+
+def test_numeric_settings_defaults_and_values() -> None:
+    default = Settings.from_env(BASE)
+    assert (default.ledger_ttl_days, default.report_link_ttl_s, default.hss_max_in_flight) == (
+        30,
+        86_400,
+        None,
+    )
+    tuned = Settings.from_env(
+        {**BASE, "HSS_MAX_IN_FLIGHT": "16", "HSS_MAX_RPS": "2.5", "LEDGER_TTL_DAYS": "7"}
+    )
+    assert (tuned.hss_max_in_flight, tuned.hss_max_rps, tuned.ledger_ttl_days) == (16, 2.5, 7)

@@ -145,13 +145,13 @@ class Settings:
             report_bucket=get("REPORT_BUCKET"),
             report_prefix=get("REPORT_PREFIX") or "imagewatch/",
             report_dir=Path(get("REPORT_DIR") or ".imagewatch/reports"),
-            report_link_ttl_s=_integer(
-                "REPORT_LINK_TTL_SECONDS", get("REPORT_LINK_TTL_SECONDS"), 86_400, 0, 604_800
+            report_link_ttl_s=_number(
+                "REPORT_LINK_TTL_SECONDS", get("REPORT_LINK_TTL_SECONDS"), 0, 604_800, int, 86_400
             ),
             policy_s3_uri=get("POLICY_S3_URI"),
-            ledger_ttl_days=_integer("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 30, 1, 3650),
-            hss_max_in_flight=_optional_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
-            hss_max_rps=_optional_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
+            ledger_ttl_days=_number("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 1, 3650, int, 30),
+            hss_max_in_flight=_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
+            hss_max_rps=_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
         )
         object.__setattr__(settings, "target", settings.default_target())
         return settings
@@ -182,29 +182,19 @@ class Settings:
         return out
 
 
-def _integer(variable: str, value: str | None, default: int, low: int, high: int) -> int:
+def _number(
+    variable: str, value: str | None, low: float, high: float, kind: Callable[[str], Any], default: Any = None
+) -> Any:
+    """``value`` as ``kind`` (int or float) within ``low..high``; ``default`` when unset."""
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
-        raise SettingsError(variable, value, f"a whole number in {low}..{high}")
-    return number
-
-
-def _optional_number(
-    variable: str, value: str | None, low: float, high: float, kind: Callable[[str], float]
-) -> Any:
-    if value is None:
-        return None
     try:
         number = kind(value)
     except ValueError:
         number = low - 1
     if not low <= number <= high:
-        raise SettingsError(variable, value, f"a number in {low:g}..{high:g}")
+        expected = "a whole number" if kind is int else "a number"
+        raise SettingsError(variable, value, f"{expected} in {low:g}..{high:g}")
     return number
 
 

@@ -114,3 +114,32 @@ def transient(name: str, status: int, headers: dict[str, str], now: float, throt
 
 def is_transient(status: int) -> bool:
     return status == 429 or status >= 500
+
+
+def judge_code(
+    name: str,
+    key: str,
+    status: int,
+    headers: dict[str, str],
+    code: object,
+    message: object,
+    now: float,
+    *,
+    retry_codes: dict[int, str],
+    permanent_codes: dict[int, str],
+    throttle_s: float,
+) -> SendResult:
+    """The verdict of a platform that answers HTTP 200 even when it refuses (Feishu/Lark, DingTalk,
+    WeCom): only ``code == 0`` is success; its "too fast" codes are retried after ``throttle_s``;
+    any other code is final, named with the platform's reason (``key`` is how it names the code)."""
+    if status == 200 and code == 0:
+        return SendResult(ok=True)
+    if is_transient(status):
+        return transient(name, status, headers, now, throttle_s)
+    if isinstance(code, int) and not isinstance(code, bool):
+        known = reason(message) or retry_codes.get(code) or permanent_codes.get(code, "")
+        detail = f"{name} {key} {code} {known}".strip()
+        return SendResult(False, code in retry_codes, throttle_s if code in retry_codes else None, detail)
+    return SendResult(
+        False, False, None, f"{name} HTTP {status} without {'an' if key[0] in 'aeiou' else 'a'} {key}"
+    )

@@ -25,11 +25,9 @@ from imagewatch.alerts.channels.common import (
     encode,
     fit_payload,
     heading,
-    is_transient,
-    reason,
+    judge_code,
     safe_url,
     size,
-    transient,
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
@@ -42,7 +40,6 @@ PATH = "/robot/send"
 MAX_BODY_BYTES = 15_000
 MAX_ITEMS = 100  # our cap: a readable digest
 THROTTLE_S = 60.0  # 130101: the per-minute window; a robot blocked for 10 minutes resends next run
-OK_CODE = 0
 RETRY_CODES = {130101: "send too fast"}
 PERMANENT_CODES = {
     300001: "token does not exist (robot removed?)",
@@ -137,17 +134,18 @@ def prepare(url: str, payload: JsonDict, secret: str | None, now: float) -> tupl
 
 def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> SendResult:
     answer = answer_json(body)
-    code = answer.get("errcode")
-    if status == 200 and code == OK_CODE:
-        return SendResult(ok=True)
-    if is_transient(status):
-        return transient(NAME, status, headers, now, THROTTLE_S)
-    if code in RETRY_CODES:
-        return SendResult(False, True, THROTTLE_S, f"dingtalk errcode {code} {RETRY_CODES[code]}")
-    if isinstance(code, int):
-        known = reason(answer.get("errmsg")) or PERMANENT_CODES.get(code, "")
-        return SendResult(False, False, None, f"dingtalk errcode {code} {known}".strip())
-    return SendResult(False, False, None, f"dingtalk HTTP {status} without an errcode")
+    return judge_code(
+        NAME,
+        "errcode",
+        status,
+        headers,
+        answer.get("errcode"),
+        answer.get("errmsg"),
+        now,
+        retry_codes=RETRY_CODES,
+        permanent_codes=PERMANENT_CODES,
+        throttle_s=THROTTLE_S,
+    )
 
 
 def to_text(payload: JsonDict) -> str:

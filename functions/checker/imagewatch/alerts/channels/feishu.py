@@ -23,11 +23,9 @@ from imagewatch.alerts.channels.common import (
     encode,
     fit_payload,
     heading,
-    is_transient,
-    reason,
+    judge_code,
     safe_url,
     size,
-    transient,
     worst_firing,
 )
 from imagewatch.alerts.channels.result import SendResult
@@ -46,7 +44,6 @@ FIXED_ELEMENTS = 7  # summary, problems, notes, mentions, two rules, note
 TEMPLATES = {"critical": "red", "high": "orange", "medium": "yellow", "low": "blue", "info": "grey"}
 RESOLVED_TEMPLATE = "green"
 THROTTLE_S = 1.0  # 11232 names no delay; one second clears the 5/s window
-OK_CODE = 0
 RETRY_CODES = {11232: "frequency limited"}
 PERMANENT_CODES = {
     9499: "bad request",
@@ -137,18 +134,18 @@ def prepare(url: str, payload: JsonDict, secret: str | None, now: float) -> tupl
 
 def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> SendResult:
     answer = answer_json(body)
-    code = answer.get("code", answer.get("StatusCode"))
-    message = answer.get("msg", answer.get("StatusMessage", ""))
-    if status == 200 and code == OK_CODE:
-        return SendResult(ok=True)
-    if is_transient(status):
-        return transient(NAME, status, headers, now, THROTTLE_S)
-    if code in RETRY_CODES:
-        return SendResult(False, True, THROTTLE_S, f"feishu code {code} {reason(message)}")
-    if isinstance(code, int):
-        known = reason(message) or PERMANENT_CODES.get(code, "")
-        return SendResult(False, False, None, f"feishu code {code} {known}".strip())
-    return SendResult(False, False, None, f"feishu HTTP {status} without a code")
+    return judge_code(
+        NAME,
+        "code",
+        status,
+        headers,
+        answer.get("code", answer.get("StatusCode")),
+        answer.get("msg", answer.get("StatusMessage", "")),
+        now,
+        retry_codes=RETRY_CODES,
+        permanent_codes=PERMANENT_CODES,
+        throttle_s=THROTTLE_S,
+    )
 
 
 def to_text(payload: JsonDict) -> str:

@@ -18,10 +18,8 @@ from imagewatch.alerts.channels.common import (
     encode,
     fit_payload,
     heading,
-    is_transient,
-    reason,
+    judge_code,
     safe_url,
-    transient,
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
@@ -35,7 +33,6 @@ MAX_CONTENT_BYTES = 4096
 MAX_ITEMS = 60  # our cap; the byte budget binds long before
 THROTTLE_S = 60.0  # 45009: the per-minute window
 COLOURS = {"critical": "warning", "high": "warning", "medium": "comment", "low": "comment", "info": "comment"}
-OK_CODE = 0
 RETRY_CODES = {45009: "api freq out of limit"}
 PERMANENT_CODES = {
     93000: "invalid webhook URL (robot removed?)",
@@ -104,17 +101,18 @@ def prepare(url: str, payload: JsonDict, secret: str | None, now: float) -> tupl
 
 def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> SendResult:
     answer = answer_json(body)
-    code = answer.get("errcode")
-    if status == 200 and code == OK_CODE:
-        return SendResult(ok=True)
-    if is_transient(status):
-        return transient(NAME, status, headers, now, THROTTLE_S)
-    if code in RETRY_CODES:
-        return SendResult(False, True, THROTTLE_S, f"wecom errcode {code} {RETRY_CODES[code]}")
-    if isinstance(code, int):
-        known = reason(answer.get("errmsg")) or PERMANENT_CODES.get(code, "")
-        return SendResult(False, False, None, f"wecom errcode {code} {known}".strip())
-    return SendResult(False, False, None, f"wecom HTTP {status} without an errcode")
+    return judge_code(
+        NAME,
+        "errcode",
+        status,
+        headers,
+        answer.get("errcode"),
+        answer.get("errmsg"),
+        now,
+        retry_codes=RETRY_CODES,
+        permanent_codes=PERMANENT_CODES,
+        throttle_s=THROTTLE_S,
+    )
 
 
 def to_text(payload: JsonDict) -> str:
