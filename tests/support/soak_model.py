@@ -1,0 +1,293 @@
+"""An independent model of what each chat channel should have been told, for the fault soak.
+
+The model never asks the product what it decided. It knows the fleet (what the emulator serves before
+and after each run), which faults were injected (so which reads were complete, and which runs never
+saved their reconciliation), and it reads what each stand-in *accepted* — per (channel, fingerprint,
+event). From that it keeps:
+
+* a **ledger**: per fingerprint open/closed and an episode number. A fingerprint opens when a run that
+  saved its reconciliation found it; it closes only in such a run whose read was complete and did not
+  find it (the documented rule, applied to facts the model owns);
+* a **view** per (channel, fingerprint): what that channel has been told — open or closed, for which
+  episode, and when last.
+
+Every accepted item is judged against both, and counted: delivered, duplicate, expected re-send after an
+injected crash, superseded, false. The end state (after the faults are cleared and the runs are quiet)
+is judged for loss: every violation present and wanted is open in the channel's view, every one gone is
+closed in it.
+
+Two outcomes are counted apart and documented in docs/faults.md rather than called bugs of the model:
+
+* **expected re-sends after an injected crash** — a digest the platform accepted while the run died
+  before recording it is sent again (the design is at-least-once, with a window of milliseconds);
+* **superseded resolved notices** — a violation resolved while a channel was down and back before the
+  channel recovered: the channel gets a second "new" for the new episode instead of "resolved" + "new".
+
+And one gap that is reported as a finding: **lost after an injected crash** — a "new" the platform
+accepted in a crashed run, whose violation then cleared before the next run, is never followed by
+"resolved" (the ledger never learnt the channel was told).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+SOAK_REPORT = pytest.StashKey[list[str]]()  # lines the terminal summary prints (tests/faults/conftest.py)
+
+HOUR = 3600.0
+# policy id -> (severity, where, marker tag, record field, value that breaks it, value that is clean)
+POLICIES: dict[str, tuple[str, dict[str, Any], str, str, int, int]] = {
+    "soak-critical": (
+        "critical",
+        {"field": "malicious_file_num", "op": "gt", "value": 0},
+        "crit",
+        "malicious_file_num",
+        2,
+        0,
+    ),
+    "soak-high": ("high", {"field": "vul_num", "op": "gte", "value": 50}, "high", "vul_num", 75, 3),
+    "soak-medium": (
+        "medium",
+        {"field": "unsafe_setting_num", "op": "gt", "value": 0},
+        "med",
+        "unsafe_setting_num",
+        1,
+        0,
+    ),
+}
+TAGS = {spec[2]: policy for policy, spec in POLICIES.items()}
+# channel -> (platform, signed, min severity, policy globs, repeat interval)
+CHANNELS: dict[str, tuple[str, bool, str, tuple[str, ...], str | None]] = {
+    "everything": ("generic", True, "info", (), None),
+    "critical": ("feishu", True, "critical", (), None),
+    "ops": ("slack", False, "info", ("soak-high", "soak-medium"), "6h"),
+    "pager": ("dingtalk", True, "high", (), None),
+}
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+INTERVALS = {name: (6 * HOUR if spec[4] == "6h" else None) for name, spec in CHANNELS.items()}
+
+
+def policy_document(policy_id: str) -> dict[str, Any]:
+    severity, where, tag, *_ = POLICIES[policy_id]
+    return {
+        "id": policy_id,
+        "title": f"Soak rule {tag}",
+        "severity": severity,
+        "where": where,
+        "message": f"soakmark-{tag} {{image_id}} on {{host_id}} .",
+    }
+
+
+def channels_document() -> dict[str, Any]:
+    channels = []
+    for name, (platform, signed, floor, globs, repeat) in CHANNELS.items():
+        channel: dict[str, Any] = {
+            "name": name,
+            "url": f"${{{name.upper()}_URL}}",
+            "platform": platform,
+            "min_severity": floor,
+            "repeat_interval": repeat,
+        }
+        if signed:
+            channel["secret"] = "${SOAK_SIGNING_SECRET}"
+        if globs:
+            channel["policies"] = list(globs)
+        channels.append(channel)
+    return {"channels": channels}
+
+
+def wants(channel: str, policy_id: str) -> bool:
+    _, _, floor, globs, _ = CHANNELS[channel]
+    if SEVERITY_RANK[POLICIES[policy_id][0]] > SEVERITY_RANK[floor]:
+        return False
+    return not globs or policy_id in globs
+
+
+def fingerprint(policy_id: str, subject: str) -> str:
+    """docs/channels.md: the first 20 hex characters of SHA-256 over policy id, NUL, subject."""
+    return hashlib.sha256(f"{policy_id}\0{subject}".encode()).hexdigest()[:20]
+
+
+def identity(record: Mapping[str, Any]) -> str:
+    return f"{record['image_id']}@{record['host_id']}"
+
+
+def violations(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """fingerprint -> (policy, subject) for every rule each record breaks — by hand, not by the engine."""
+    found = {}
+    for record in records:
+        for policy, (_, where, _, name, _, _) in POLICIES.items():
+            value = record.get(name) or 0
+            broken = value > where["value"] if where["op"] == "gt" else value >= where["value"]
+            if broken:
+                found[fingerprint(policy, identity(record))] = (policy, identity(record))
+    return found
+
+
+@dataclass
+class Entry:
+    """The model's ledger entry for one fingerprint."""
+
+    policy: str
+    open: bool
+    episode: int
+
+
+@dataclass
+class View:
+    """What one channel has been told about one fingerprint."""
+
+    open: bool
+    episode: int
+    last_at: float
+    from_crash: bool = False  # the "new" that opened it came from a digest whose confirmation was lost
+
+
+@dataclass
+class RunFacts:
+    """What the driver knows about one invocation, independently of the product."""
+
+    at: float
+    truth_before: dict[str, tuple[str, str]]
+    truth_after: dict[str, tuple[str, str]]
+    found: set[str]
+    complete: bool
+    saved: bool  # the reconciliation was written (no store failure before it, not skipped)
+    summary: dict[str, Any] | None
+    items: dict[str, set[tuple[str, str]]]  # channel -> {(kind, fingerprint)} it accepted this run
+    crashed_after: str | None
+    quiet: bool = False
+
+
+@dataclass
+class SoakModel:
+    ledger: dict[str, Entry] = field(default_factory=dict)
+    views: dict[tuple[str, str], View] = field(default_factory=dict)
+    at_risk: set[tuple[str, str, str]] = field(default_factory=set)
+    tallies: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    quiet_runs: int = 0
+
+    def fail(self, kind: str, message: str) -> None:
+        self.tallies[kind] += 1
+        if len(self.problems) < 40:
+            self.problems.append(f"{kind}: {message}")
+
+    def observe(self, run: RunFacts, index: int) -> None:
+        new, resolved = self._reconcile(run)
+        summary = run.summary
+        if run.saved and summary is not None and summary.get("status") != "skipped":
+            said = (summary.get("new"), summary.get("resolved"), summary["violations"]["total"])
+            if said != (new, resolved, len(run.found)):
+                self.fail(
+                    "model mismatch",
+                    f"run {index}: product (new, resolved, total) {said}, "
+                    f"model {(new, resolved, len(run.found))}",
+                )
+        for channel, items in run.items.items():
+            for kind, fp in sorted(items, key=lambda item: ("new", "reminder", "resolved").index(item[0])):
+                self._judge(run, index, channel, kind, fp)
+            if run.crashed_after == channel:
+                self.at_risk |= {(channel, fp, kind) for kind, fp in items}
+                for kind, fp in items:
+                    if kind == "new":
+                        self.views[(channel, fp)].from_crash = True
+
+    def _reconcile(self, run: RunFacts) -> tuple[int, int]:
+        if not run.saved:
+            return 0, 0
+        new = resolved = 0
+        self.seen |= run.found
+        for fp in run.found:
+            entry = self.ledger.get(fp)
+            if entry is None or not entry.open:
+                policy = (run.truth_before.get(fp) or run.truth_after[fp])[0]
+                self.ledger[fp] = Entry(policy, True, (entry.episode + 1) if entry else 1)
+                new += 1
+        if run.complete:
+            for fp, entry in self.ledger.items():
+                if entry.open and fp not in run.found:
+                    entry.open = False
+                    resolved += 1
+        return new, resolved
+
+    def _judge(self, run: RunFacts, index: int, channel: str, kind: str, fp: str) -> None:
+        self.tallies[f"delivered {kind}"] += 1
+        entry = self.ledger.get(fp)
+        where = f"run {index} {channel} {kind} {fp}"
+        if entry is None:
+            self.fail("false", f"{where}: never found by any run")
+            return
+        if not wants(channel, entry.policy):
+            self.fail("misrouted", where)
+        view = self.views.get((channel, fp))
+        risky = (channel, fp, kind) in self.at_risk
+        self.at_risk.discard((channel, fp, kind))
+        if kind == "new":
+            if not entry.open:
+                self.fail("false", f"{where}: the ledger has it closed")
+            elif view is None or not view.open:
+                if view is not None and view.episode == entry.episode and not risky:
+                    self.fail("duplicate", f"{where}: new again after resolved, same episode")
+            elif view.episode < entry.episode:  # it was resolved and is back: the channel missed that
+                self.tallies[
+                    "resolved lost after an injected crash"
+                    if view.from_crash
+                    else "superseded resolved notice"
+                ] += 1
+            elif risky:
+                self.tallies["expected re-send after an injected crash"] += 1
+            else:
+                self.fail("duplicate", f"{where}: already told")
+            self.views[(channel, fp)] = View(True, entry.episode, run.at)
+        elif kind == "reminder":
+            interval = INTERVALS[channel]
+            if interval is None or view is None or not view.open or view.episode != entry.episode:
+                self.fail("false", f"{where}: a reminder outside an open episode this channel was told of")
+            elif run.at - view.last_at < interval:
+                if risky:
+                    self.tallies["expected re-send after an injected crash"] += 1
+                else:
+                    self.fail("duplicate", f"{where}: {run.at - view.last_at:.0f} s after the last word")
+            if view is not None:
+                view.last_at, view.from_crash = run.at, False
+        else:  # resolved
+            if view is None or not view.open:
+                if risky:
+                    self.tallies["expected re-send after an injected crash"] += 1
+                else:
+                    self.fail("duplicate", f"{where}: not open in this channel's view")
+                return
+            if entry.open or entry.episode != view.episode:
+                self.fail("false resolve", f"{where}: the ledger (complete reads only) has it open")
+            view.open, view.last_at = False, run.at
+
+    def finish(self, truth: Mapping[str, tuple[str, str]], end: float, step: float) -> None:
+        """After the quiet runs: nothing owed may be missing from any channel's view."""
+        for fp, entry in self.ledger.items():
+            if entry.open != (fp in truth):
+                self.fail("model mismatch", f"{fp}: ledger open={entry.open}, present={fp in truth}")
+        for channel in CHANNELS:
+            for fp, (policy, _) in {**{f: (e.policy, "") for f, e in self.ledger.items()}, **truth}.items():
+                if not wants(channel, policy):
+                    continue
+                view = self.views.get((channel, fp))
+                if fp in truth:
+                    if view is None or not view.open:
+                        self.fail("lost", f"{channel} was never told {fp} ({policy}) is open")
+                    elif INTERVALS[channel] and end - view.last_at >= INTERVALS[channel] + step:
+                        self.fail("lost", f"{channel}: no reminder for {fp} since {end - view.last_at:.0f} s")
+                elif view is not None and view.open:
+                    if view.from_crash:
+                        self.tallies["resolved lost after an injected crash"] += 1
+                    else:
+                        self.fail("lost", f"{channel} was never told {fp} ({policy}) resolved")
+        self.tallies["violations tracked"] = len(self.seen)
+        self.tallies["episodes"] = sum(entry.episode for entry in self.ledger.values())
