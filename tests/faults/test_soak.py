@@ -1,0 +1,396 @@
+"""A seeded soak: many consecutive scheduled runs over a changing fleet with random faults at every edge,
+then the faults clear and the runs go quiet, and an independent model (tests/support/soak_model.py)
+judges everything the chat stand-ins accepted.
+
+Edges: HSS (429 with and without Retry-After, 502/503/504, resets, malformed JSON — absorbed; a record
+with wrong types, a 500, HSS down, inserts and deletes between pages — incomplete reads), chat (each
+platform's "too fast", 5xx, a permanent refusal, a channel down for several runs), the store (lease,
+read, reconcile write, the crash between "sent" and "recorded", a killed process, the final cleanup),
+and duplicate invocations of one scheduled time.
+
+CI runs ``IMAGEWATCH_SOAK_RUNS`` = 50 (a few seconds); a longer soak:
+``IMAGEWATCH_SOAK_RUNS=1000 IMAGEWATCH_SOAK_SEED=7 .venv/bin/python -m pytest tests/faults/test_soak.py``.
+The tallies are printed at the end of the pytest output (``imagewatch fault soak``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagewatch.emulator import Emulator, Fleet
+from imagewatch.standins.webhook_sink import WebhookSink
+from support.fault_harness import (
+    FakeTime,
+    Harness,
+    RunClock,
+    captured_output,
+    clear_chat_faults,
+    leaks,
+    marked_items,
+    more_line,
+)
+from support.soak_model import (
+    CHANNELS,
+    HOUR,
+    POLICIES,
+    SOAK_REPORT,
+    TAGS,
+    RunFacts,
+    SoakModel,
+    channels_document,
+    fingerprint,
+    identity,
+    policy_document,
+    violations,
+)
+
+from .conftest import PLANTED, credentials
+
+RUNS = int(os.environ.get("IMAGEWATCH_SOAK_RUNS", "50"))
+SEED = int(os.environ.get("IMAGEWATCH_SOAK_SEED", "20260101"))
+QUIET_RUNS = 3  # after the faults clear: one run to catch up, then every run must be quiet
+PAGE = 10  # small pages, so inserts and deletes really shift records across page boundaries
+SIGNING_SECRET = "soak-signing-secret-planted-Hy6u"
+URL_TOKENS = {name: f"soak-{name}-hook-token-planted-{n}Jk3" for n, name in enumerate(CHANNELS)}
+EVENT = {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
+HSS_ABSORBED = ("429", "429 Retry-After", "502", "503", "504", "reset", "malformed")
+HSS_INCOMPLETE = ("corrupt", "500", "down", "insert", "delete")
+CHAT_KINDS = ("too fast", "5xx", "5xx whole run", "down", "permanent")
+STORE_KINDS = ("killed after send", "acquire", "load", "save", "save_after_send", "forget")
+# every kind once, early, whatever the seed draws; then the draws alone
+AGENDA = {"hss": [*HSS_INCOMPLETE, *HSS_ABSORBED], "chat": list(CHAT_KINDS), "store": list(STORE_KINDS)}
+
+
+class Driver:
+    """Chooses the fleet's changes and the faults of each run from one seeded RNG, and records facts."""
+
+    def __init__(self, rng: random.Random, hss: Emulator, sinks: dict[str, WebhookSink], harness: Harness):
+        self.rng, self.hss, self.sinks, self.harness = rng, hss, sinks, harness
+        self.fleet = hss.fleet
+        self.images = 0
+        self.faults: Counter[str] = Counter()
+
+    # the fleet
+
+    def record(self) -> dict[str, Any]:
+        self.images += 1
+        now_ms = int(self.harness.clock() * 1000)
+        record = {
+            "image_id": f"img{self.images:04d}",
+            "image_name": f"soak/img{self.images:04d}",
+            "image_version": "1.0",
+            "host_id": f"hst{self.rng.randrange(6)}",
+            "scan_status": "success",
+            "severity_level": "Low",
+            "latest_scan_time": now_ms - 3_600_000,
+            "latest_update_time": now_ms - 86_400_000,
+        }
+        record["host_name"] = f"node-{record['host_id']}"
+        for _, _, _, name, broken, clean in POLICIES.values():
+            record[name] = broken if self.rng.random() < 0.3 else clean
+        return record
+
+    def change_fleet(self) -> None:
+        for _ in range(self.rng.choice((0, 0, 1, 1, 2, 3))):
+            records = self.fleet.listing()
+            move = self.rng.choice(("add", "fix", "break", "delete"))
+            if (move == "add" and len(records) < 32) or len(records) < 16:
+                self.fleet.insert([self.record()], front=self.rng.random() < 0.3)
+                self.faults["fleet: image added"] += 1
+            elif move == "delete":
+                self.fleet.delete([identity(self.rng.choice(records))])
+                self.faults["fleet: image removed"] += 1
+            else:
+                record = self.rng.choice(records)
+                _, _, _, name, broken, clean = POLICIES[self.rng.choice(sorted(POLICIES))]
+                self.fleet.update(identity(record), **{name: clean if move == "fix" else broken})
+                self.faults[f"fleet: image {'fixed' if move == 'fix' else 'broken'}"] += 1
+
+    # faults
+
+    def arm_hss(self, forced: str | None = None) -> tuple[str | None, int | None]:
+        """Arm this run's HSS faults; returns (an incompleteness fault, its offset) or (None, None)."""
+        roll = self.rng.random()
+        kind = forced
+        if kind is None and roll < 0.14:
+            kind = self.rng.choice(HSS_INCOMPLETE)
+        if kind in HSS_INCOMPLETE:
+            if kind in ("insert", "delete") and len(self.fleet.listing()) < 2 * PAGE:
+                kind = "corrupt"
+            return self.arm_incomplete(kind)
+        budget = 4  # fewer than the client's 6 attempts, so one page can never exhaust them
+        while (kind is not None or roll < 0.5) and budget > 0:
+            times = self.rng.randint(1, min(2, budget))
+            budget -= times
+            self.arm_absorbed(kind or self.rng.choice(HSS_ABSORBED), times)
+            kind, roll = None, self.rng.random()
+        return None, None
+
+    def arm_incomplete(self, kind: str) -> tuple[str, int | None]:
+        faults = self.hss.faults
+        self.faults[f"hss: {kind}"] += 1
+        if kind == "corrupt":
+            offset = self.rng.randrange(len(self.fleet.listing()))
+            field, value = self.rng.choice((("vul_num", "many"), ("image_name", 42), (None, "junk")))
+            faults.corrupt(offset=offset, field=field, value=value, times=1)
+            return kind, offset
+        if kind == "500":
+            faults.error(500, times=1)
+        elif kind == "down":
+            faults.error(503, times=None)
+        else:
+            faults.mutate_after(1, **{kind: self.rng.randint(1, 4)})
+        return kind, None
+
+    def arm_absorbed(self, kind: str, times: int) -> None:
+        faults = self.hss.faults
+        self.faults[f"hss: {kind}"] += times
+        if kind == "429":
+            faults.throttle(times=times)
+        elif kind == "429 Retry-After":
+            faults.throttle(times=times, retry_after=self.rng.choice((0, 1, 5)))
+        elif kind in ("502", "503", "504"):
+            faults.error(int(kind), times=times)
+        elif kind == "reset":
+            faults.reset(times=times)
+        else:
+            faults.malformed(times=times)
+
+    def arm_chat(self, forced: str | None = None) -> None:
+        chosen = self.rng.choice(sorted(self.sinks)) if forced else None
+        for name, sink in self.sinks.items():
+            if name != chosen and self.rng.random() >= 0.15:
+                continue
+            kind = forced if name == chosen else self.rng.choice(CHAT_KINDS)
+            self.faults[f"chat: {kind}"] += 1
+            if kind == "too fast":
+                sink.throttle_next(self.rng.randint(1, 3), retry_after=self.rng.choice((1.0, 2.0, 5.0)))
+            elif kind == "5xx":
+                sink.fail_next(self.rng.randint(1, 2), self.rng.choice((500, 502, 503, 504)))
+            elif kind == "5xx whole run":
+                sink.fail_next(3, 503)
+            elif kind == "down":
+                sink.fail_next(3 * self.rng.randint(2, 4), 503)  # 3 attempts a run it has something to say
+            else:
+                sink.fail_next(1, 400, b"invalid_payload")
+
+    def arm_store(self, forced: str | None = None) -> bool:
+        """Arm a store failure; True when it is a killed process (the driver then invokes again at once:
+        that invocation must find the lease held)."""
+        if forced is None and self.rng.random() >= 0.1:
+            return False
+        kind = forced or self.rng.choice(STORE_KINDS)
+        self.faults[f"store: {kind}"] += 1
+        if kind == "killed after send":
+            self.harness.store_faults.arm("save_after_send", kill=True)
+            return True
+        self.harness.store_faults.arm(kind)
+        return False
+
+    # one invocation
+
+    def invoke(self, incomplete: str | None, offset: int | None, quiet: bool = False) -> RunFacts:
+        before_records = self.fleet.listing()
+        truth_before = violations(before_records)
+        tripped = len(self.harness.store_faults.tripped)
+        record = self.harness.invoke(EVENT)
+        self.hss.faults.clear()
+        after_records = self.fleet.listing()
+        truth_after = violations(after_records)
+        stopped = self.harness.store_faults.tripped[tripped:]
+        summary = record.summary
+        skipped = summary is not None and summary.get("status") == "skipped"
+        saved = not skipped and not {"acquire", "load", "save"} & set(stopped)
+        if incomplete in ("500", "down"):
+            found: set[str] = set()
+        elif incomplete == "corrupt":
+            found = set(truth_before) - set(violations([before_records[offset]]))
+        elif incomplete in ("insert", "delete"):
+            found = set(violations(before_records[:PAGE])) | set(violations(after_records[PAGE:]))
+        else:
+            found = set(truth_before)
+        items = {name: self.accepted(name, record) for name in self.sinks}
+        return RunFacts(
+            record.at,
+            truth_before,
+            truth_after,
+            found,
+            incomplete is None,
+            saved,
+            summary,
+            items,
+            record.crashed_after,
+            quiet,
+        )
+
+    def accepted(self, channel: str, record: Any) -> set[tuple[str, str]]:
+        """(kind, fingerprint) of every item the channel's stand-in accepted in this run."""
+        items: set[tuple[str, str]] = set()
+        for body in record.messages(self.sinks, channel):
+            if CHANNELS[channel][0] == "generic":
+                assert body["truncated"] == 0
+                items |= {(a["kind"], a["fingerprint"]) for a in body["alerts"]}
+            else:
+                assert not more_line(body), "a digest did not list everything: the model could not count it"
+                items |= {
+                    (kind, fingerprint(TAGS[tag], f"{image}@{host}"))
+                    for kind, tag, image, host in marked_items(body)
+                }
+        return items
+
+
+@pytest.fixture
+def soak_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_time: FakeTime
+) -> Iterator[tuple[Emulator, dict[str, WebhookSink]]]:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for policy_id in POLICIES:
+        (policies / f"{policy_id}.json").write_text(json.dumps(policy_document(policy_id)))
+    sinks: dict[str, WebhookSink] = {}
+    with Emulator(Fleet.from_records([]), credentials()) as hss:
+        try:
+            for name, (platform, signed, *_) in CHANNELS.items():
+                secret = SIGNING_SECRET if signed else None
+                sinks[name] = WebhookSink(
+                    platform, secret=secret, token=URL_TOKENS[name], clock=fake_time.wall
+                )
+                sinks[name].start()
+            env = {
+                "HSS_ENDPOINT": hss.url,
+                "HSS_PROJECT_ID": hss.project_id,
+                "HSS_AK": PLANTED["HSS_AK"],
+                "HSS_SK": PLANTED["HSS_SK"],
+                "HSS_SECURITY_TOKEN": PLANTED["HSS_SECURITY_TOKEN"],
+                "POLICY_PATH": str(policies),
+                "STATE_PATH": str(tmp_path / "state.sqlite3"),
+                "REPORT_DIR": str(tmp_path / "reports"),
+                "SOAK_SIGNING_SECRET": SIGNING_SECRET,
+                "CHANNELS_JSON": json.dumps(channels_document()),
+                **{f"{name.upper()}_URL": sink.url for name, sink in sinks.items()},
+            }
+            for name in (
+                "HSS_REGION",
+                "WEBHOOK_URL",
+                "WEBHOOK_SECRET",
+                "CHANNELS_FILE",
+                "STATE_TABLE",
+                "REPORT_BUCKET",
+                "SETTINGS_SECRET",
+                "HSS_AUTH_TOKEN",
+                "HSS_IAM_USER",
+            ):
+                monkeypatch.delenv(name, raising=False)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            yield hss, sinks
+        finally:
+            for sink in sinks.values():
+                sink.stop()
+            hss.wake()
+
+
+def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
+    soak_env: tuple[Emulator, dict[str, WebhookSink]],
+    fake_time: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    hss, sinks = soak_env
+    harness = Harness(
+        sinks, fake=fake_time, clock=RunClock(1_767_225_600.0), page_size=PAGE, loopback_transport=True
+    ).install(monkeypatch)
+    rng = random.Random(SEED)
+    driver = Driver(rng, hss, sinks, harness)
+    hss.fleet.insert([driver.record() for _ in range(20)])
+    model = SoakModel()
+    agenda = {edge: list(kinds) for edge, kinds in AGENDA.items()}
+    started = time.monotonic()
+    facts: list[RunFacts] = []
+    with captured_output() as output:
+        for run in range(RUNS + QUIET_RUNS):
+            quiet = run >= RUNS
+            if run == RUNS:  # every fault clears
+                harness.store_faults.clear()
+                for sink in sinks.values():
+                    clear_chat_faults(sink)
+            if run:
+                harness.clock.advance(HOUR)
+            incomplete, offset, killed = None, None, False
+            if not quiet:
+                forced = {edge: kinds.pop(0) if kinds and run else None for edge, kinds in agenda.items()}
+                driver.change_fleet()
+                incomplete, offset = driver.arm_hss(forced["hss"])
+                driver.arm_chat(forced["chat"])
+                killed = driver.arm_store(forced["store"])
+            facts.append(driver.invoke(incomplete, offset, quiet))
+            model.observe(facts[-1], len(facts) - 1)
+            if killed and facts[-1].crashed_after:
+                again = driver.invoke(None, None)  # the retry of the dead run's event: the lease is held
+                assert again.summary is not None and again.summary["status"] == "skipped"
+                driver.faults["run: invoked again while a killed run's lease is held"] += 1
+                facts.append(again)
+                model.observe(facts[-1], len(facts) - 1)
+            elif not quiet and rng.random() < 0.05:  # the same scheduled time, invoked again
+                driver.faults["run: duplicate invocation"] += 1
+                facts.append(driver.invoke(None, None))
+                model.observe(facts[-1], len(facts) - 1)
+    elapsed = time.monotonic() - started
+    model.finish(violations(hss.fleet.listing()), harness.clock(), HOUR)
+
+    # leaks: every log line, metric, report, summary, exception and chat message of the soak
+    haystack = [stream.getvalue() for stream in output.values()]
+    haystack += [json.dumps(record.summary, default=str) for record in harness.records]
+    haystack += [f"{record.error!s} {record.error!r}" for record in harness.records if record.error]
+    haystack += [p.read_text() for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    haystack += [r.body.decode() for sink in sinks.values() for r in sink.received]
+    secrets = [
+        *PLANTED.values(),
+        SIGNING_SECRET,
+        *URL_TOKENS.values(),
+        *(sink.url for sink in sinks.values()),
+    ]
+    leaked = leaks("\n".join(haystack), secrets)
+
+    tallies = model.tallies
+    errors = Counter(type(record.error).__name__ for record in harness.records if record.error)
+    lines = [
+        f"seed {SEED}: {len(facts)} invocations ({RUNS} with faults, {QUIET_RUNS} quiet) in {elapsed:.1f} s; "
+        f"failed loudly {dict(sorted(errors.items()))}; "
+        f"skipped (lease held) {sum(1 for f in facts if f.summary and f.summary.get('status') == 'skipped')}",
+        "injected: " + ", ".join(f"{kind} {n}" for kind, n in sorted(driver.faults.items())),
+        f"violations tracked {tallies['violations tracked']} over {tallies['episodes']} episodes; delivered "
+        f"new {tallies['delivered new']}, reminder {tallies['delivered reminder']}, "
+        f"resolved {tallies['delivered resolved']}",
+        f"lost = {tallies['lost']}, duplicates = {tallies['duplicate']}, false = {tallies['false']}, "
+        f"false resolves = {tallies['false resolve']}, misrouted = {tallies['misrouted']}, "
+        f"model mismatches = {tallies['model mismatch']}, leaked secrets = {len(leaked)}",
+        f"expected re-sends after an injected crash = {tallies['expected re-send after an injected crash']}, "
+        f"superseded resolved notices = {tallies['superseded resolved notice']}, "
+        f"resolved lost after an injected crash = {tallies['resolved lost after an injected crash']} "
+        "(docs/faults.md)",
+    ]
+    pytestconfig.stash[SOAK_REPORT] = lines
+    assert model.problems == [], "\n".join(model.problems)
+    assert leaked == []
+    for kind in ("lost", "duplicate", "false", "false resolve", "misrouted", "model mismatch"):
+        assert tallies[kind] == 0, kind
+
+    # bounded: one clean run catches up, every later one is quiet (reminders aside)
+    for late in facts[-(QUIET_RUNS - 1) :]:
+        for channel, items in late.items.items():
+            assert {kind for kind, _ in items} <= {"reminder"}, (channel, items)
+    last = facts[-1].summary
+    assert last is not None and last["status"] == "ok" and last["problems"] == [] and last["errors"] == []
+    assert tallies["delivered new"] > 0 and tallies["delivered resolved"] > 0
+    assert tallies["delivered reminder"] > 0 or RUNS < 10
