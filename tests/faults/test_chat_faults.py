@@ -274,3 +274,60 @@ def test_a_channel_down_for_several_runs_gets_exactly_what_it_missed_once_it_is_
         harness.clock.advance(HOUR)
         assert harness.invoke().summary["notifications"]["sent"] == 0
         assert len(oncall.received) == 2 and len(sink.received) == 2  # new, resolved — each once
+
+
+def flapping(harness: Harness, sink: WebhookSink, fleet: Fleet, monkeypatch: pytest.MonkeyPatch,
+             oncall: WebhookSink, flips: int) -> str:  # fmt: skip
+    """Both channels told b@h1 (critical) is new; then oncall is down while b@h1 is fixed and broken
+    again ``flips`` times, one run each; returns the fingerprint."""
+    channels = [
+        {"name": "ops", "url": "${OPS_URL}", "secret": "${OPS_SECRET}"},
+        {"name": "oncall", "url": "${ONCALL_URL}", "min_severity": "critical"},
+    ]
+    use_channels(
+        monkeypatch, channels, OPS_URL=sink.url, OPS_SECRET=PLANTED["WEBHOOK_SECRET"], ONCALL_URL=oncall.url
+    )
+    harness.invoke()
+    record = fleet.find("b@h1").record
+    monkeypatch.setenv("ONCALL_URL", refused_url())
+    for flip in range(flips):
+        if flip % 2 == 0:
+            fleet.delete(["b@h1"])
+        else:
+            fleet.insert([record])
+        harness.clock.advance(HOUR)
+        assert not outcome(harness.invoke(), "oncall")["ok"]
+    monkeypatch.setenv("ONCALL_URL", oncall.url)
+    harness.clock.advance(HOUR)
+    harness.invoke()
+    return fingerprint("malicious-files", "b@h1")
+
+
+def kinds_of(sink: WebhookSink, fp: str) -> list[str]:
+    return [a["kind"] for r in sink.received for a in r.json()["alerts"] if a["fingerprint"] == fp]
+
+
+def test_a_channel_down_while_a_violation_clears_returns_and_clears_again_is_told_it_resolved(
+    harness: Harness, sink: WebhookSink, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WebhookSink("generic", clock=harness.fake.wall) as oncall:
+        fp = flapping(harness, sink, fleet, monkeypatch, oncall, flips=3)  # gone, back, gone
+        assert kinds_of(sink, fp) == ["new", "resolved", "new", "resolved"]
+        assert kinds_of(oncall, fp) == ["new", "resolved"]  # its view ends where the truth is
+        harness.clock.advance(HOUR)
+        assert harness.invoke().summary["notifications"]["sent"] == 0
+
+
+def test_a_channel_down_while_a_violation_clears_and_returns_hears_it_new_again(
+    harness: Harness, sink: WebhookSink, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented collapse (docs/faults.md): it missed "resolved", it gets the new episode's "new"
+    — never a "resolved" for something open — and one "resolved" when the new episode ends."""
+    with WebhookSink("generic", clock=harness.fake.wall) as oncall:
+        fp = flapping(harness, sink, fleet, monkeypatch, oncall, flips=2)  # gone, back
+        assert kinds_of(sink, fp) == ["new", "resolved", "new"]
+        assert kinds_of(oncall, fp) == ["new", "new"]
+        fleet.delete(["b@h1"])
+        harness.clock.advance(HOUR)
+        harness.invoke()
+        assert kinds_of(oncall, fp) == ["new", "new", "resolved"] and kinds_of(sink, fp)[-1] == "resolved"

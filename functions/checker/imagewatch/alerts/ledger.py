@@ -10,6 +10,9 @@ when it was seen and, per channel, what that channel has been told. The rules:
 * a channel is due an alert when it has not confirmed ``new`` yet (so failed sends are retried next
   run), a ``reminder`` when ``repeat_interval`` has passed since it was last told, and ``resolved``
   once when it had been told the violation and wants resolved notices;
+* a violation back after it was resolved starts a new entry, but a channel that was told about it and
+  never told it resolved (it was down meanwhile) keeps that fact: it hears ``new`` again, and
+  ``resolved`` when this episode ends — even if it ends before the channel confirmed the ``new``;
 * an entry still firing is rewritten only when what it says changed or once a day (``HEARTBEAT_MS``),
   so a large, steady fleet does not cost a write per violation per run;
 * an entry is finished — and may be forgotten — once it is resolved and no channel is owed anything.
@@ -38,6 +41,12 @@ class Delivery:
     new_at: int | None = None
     last_sent_at: int | None = None
     resolved_at: int | None = None
+
+    @property
+    def owes_resolved(self) -> bool:
+        """The channel was told the violation (this episode, or an earlier one it never heard end) and
+        has not been told it resolved."""
+        return (self.new_at is not None or self.last_sent_at is not None) and self.resolved_at is None
 
 
 @dataclass(slots=True)
@@ -141,7 +150,9 @@ def reconcile(
         seen.add(fp)
         entry = entries.get(fp)
         if entry is None or entry.status == "resolved":
+            carried = _still_told(entry)
             entry = LedgerEntry.from_violation(violation, now)
+            entry.deliveries.update(carried)
             entries[fp] = entry
             new.append(entry)
             changed.add(fp)
@@ -185,12 +196,7 @@ def due_alerts(
                 and now - delivery.last_sent_at >= channel.repeat_interval_ms
             ):
                 alerts.append(Alert("reminder", entry, current.get(entry.fingerprint)))
-        elif (
-            channel.send_resolved
-            and delivery is not None
-            and delivery.new_at is not None
-            and delivery.resolved_at is None
-        ):
+        elif channel.send_resolved and delivery is not None and delivery.owes_resolved:
             alerts.append(Alert("resolved", entry))
     return alerts
 
@@ -237,12 +243,24 @@ def is_finished(entry: LedgerEntry, channels: Iterable[ChannelRule], labels: Lab
             channel.send_resolved
             and channel.wants(entry, labels)
             and delivery is not None
-            and delivery.new_at is not None
-            and delivery.resolved_at is None
+            and delivery.owes_resolved
         )
         if owed:
             return False
     return True
+
+
+def _still_told(previous: LedgerEntry | None) -> dict[str, Delivery]:
+    """For a violation back after it was resolved: the channels still owed that resolved notice. Each
+    keeps only *when it was last told* (so it hears ``new`` for the new episode, and ``resolved`` when
+    the new episode ends, whether or not it confirmed the ``new`` in between)."""
+    if previous is None:
+        return {}
+    return {
+        name: Delivery(last_sent_at=delivery.last_sent_at or delivery.new_at)
+        for name, delivery in previous.deliveries.items()
+        if delivery.owes_resolved
+    }
 
 
 def _copy(entry: LedgerEntry) -> LedgerEntry:
