@@ -77,6 +77,7 @@ class Driver:
         self.rng, self.hss, self.sinks, self.harness = rng, hss, sinks, harness
         self.fleet = hss.fleet
         self.images = 0
+        self.fixed: list[tuple[str, str, int]] = []  # (subject, field, breaking value) fixed lately
         self.faults: Counter[str] = Counter()
 
     # the fleet
@@ -102,18 +103,25 @@ class Driver:
     def change_fleet(self) -> None:
         for _ in range(self.rng.choice((0, 0, 1, 1, 2, 3))):
             records = self.fleet.listing()
-            move = self.rng.choice(("add", "fix", "break", "delete"))
+            move = self.rng.choice(("add", "fix", "break", "delete", "flap"))
             if (move == "add" and len(records) < 32) or len(records) < 16:
                 self.fleet.insert([self.record()], front=self.rng.random() < 0.3)
                 self.faults["fleet: image added"] += 1
             elif move == "delete":
                 self.fleet.delete([identity(self.rng.choice(records))])
                 self.faults["fleet: image removed"] += 1
+            elif move == "flap" and self.fixed:  # a rule fixed lately breaks again: a new episode
+                subject, name, broken = self.fixed.pop()
+                if self.fleet.find(subject) is not None:
+                    self.fleet.update(subject, **{name: broken})
+                    self.faults["fleet: fixed image broken again"] += 1
             else:
                 record = self.rng.choice(records)
                 _, _, _, name, broken, clean = POLICIES[self.rng.choice(sorted(POLICIES))]
                 self.fleet.update(identity(record), **{name: clean if move == "fix" else broken})
                 self.faults[f"fleet: image {'fixed' if move == 'fix' else 'broken'}"] += 1
+                if move == "fix" and record.get(name) == broken:
+                    self.fixed = [*self.fixed[-3:], (identity(record), name, broken)]
 
     # faults
 
