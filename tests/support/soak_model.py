@@ -20,8 +20,9 @@ Two outcomes are counted apart and documented in docs/faults.md rather than call
 
 * **expected re-sends after an injected crash** — a digest the platform accepted while the run died
   before recording it is sent again (the design is at-least-once, with a window of milliseconds);
-* **superseded resolved notices** — a violation resolved while a channel was down and back before the
-  channel recovered: the channel gets a second "new" for the new episode instead of "resolved" + "new".
+* **superseded resolved notices** — a violation resolved while a channel was down, and back before the
+  channel recovered: the channel gets a second "new" for the new episode instead of "resolved" + "new"
+  (or, when the new episode ended too, one "resolved" that closes what it was told).
 
 And one gap that is reported as a finding: **lost after an injected crash** — a "new" the platform
 accepted in a crashed run, whose violation then cleared before the next run, is never followed by
