@@ -296,46 +296,44 @@ def test_a_run_over_the_offset_ceiling_resolves_nothing(
     assert len(resolved) == opened
 
 
-class SlowMonotonic:
-    """A monotonic clock that moves 10 s each time it is read: a deadline passes without real waiting."""
+class AfterFirstPage:
+    """A monotonic clock on which an hour passes as soon as the emulator has answered one more listing
+    request than when the clock was made: a deadline passes right after the first page, no real wait."""
 
-    def __init__(self) -> None:
-        self.now = time.monotonic()
+    def __init__(self, hss: Emulator) -> None:
+        self.hss = hss
+        self.base = hss.stats.by_route.get("list", 0)
 
     def __call__(self) -> float:
-        self.now += 10.0
-        return self.now
+        answered = self.hss.stats.by_route.get("list", 0) > self.base
+        return time.monotonic() + (3600.0 if answered else 0.0)
 
 
 def test_the_time_budget_stops_a_listing_incomplete(hss: Emulator, fleet: Fleet, run_clock) -> None:
     fleet.insert([filler(n, int(run_clock.now * 1000)) for n in range(40)], front=False)
-    clock = SlowMonotonic()
-    client = HssClient(hss.url, hss.project_id, TokenAuth("demo-token"), page_size=10, monotonic=clock)
-    listing = client.list_images(deadline=clock.now + 15.0)  # passes after the first page
+    client = HssClient(
+        hss.url, hss.project_id, TokenAuth("demo-token"), page_size=10, monotonic=AfterFirstPage(hss)
+    )
+    listing = client.list_images(deadline=time.monotonic() + 60.0)  # passes after the first page
     images = list(listing)
     client.close()
     assert len(images) == 10 and not listing.complete
     assert listing.problems == ["stopped at the time budget after 10 of 49 records"]
 
 
-class WithBudget(HssClient):
-    """A shim: ``list_images(deadline=…)`` exists but run.py does not pass one yet (see docs/faults.md);
-    this gives every listing of the run a deadline that passes after its first page."""
-
-    def list_images(self, query=None, *, start_offset=0, deadline=None):
-        self.monotonic = SlowMonotonic()
-        return super().list_images(query, start_offset=start_offset, deadline=self.monotonic.now + 15.0)
-
-
 def test_a_run_cut_by_its_time_budget_resolves_nothing(
     paged: Harness, hss: Emulator, fleet: Fleet, sink: WebhookSink
 ) -> None:
+    """The handler's own budget: 35 s left in the Lambda means fetching stops 15 s from now (a 20 s
+    margin to send and record); on the client's clock an hour passes with the first page."""
+    from imagewatch.local_context import LocalContext
+
     paged.invoke()
     fleet.delete(["b@h1"])
-    paged.hss_class = WithBudget
-    cut = paged.invoke().summary
+    paged.hss_monotonic = lambda: AfterFirstPage(hss)
+    cut = paged.invoke(context=LocalContext(timeout_s=35.0)).summary
     assert cut["resolved"] == 0 and cut["status"] == "partial"
     assert any("stopped at the time budget after 10 of 48 records" in p for p in cut["problems"])
     assert len(sink.received) == 1
-    paged.hss_class = HssClient
+    paged.hss_monotonic = None
     assert paged.invoke().summary["resolved"] == 1

@@ -215,6 +215,7 @@ class Harness:
         delivery_timeout: httpx.Timeout | None = None,
         loopback_transport: bool = False,
         hss_class: type[HssClient] = HssClient,
+        hss_monotonic: Callable[[], Callable[[], float]] | None = None,
         store_factory: Callable[[Settings], StateStore] | None = None,
     ) -> None:
         self.sinks = dict(sinks)
@@ -227,7 +228,8 @@ class Harness:
         self.hss_timeout = hss_timeout
         self.delivery_timeout = delivery_timeout
         self.loopback_transport = loopback_transport  # skip loading the CA bundle (plain http only)
-        self.hss_class = hss_class  # a subclass can shim what run.py does not wire yet (deadline, offset)
+        self.hss_class = hss_class  # a subclass can shim what a run cannot reach cheaply (start_offset)
+        self.hss_monotonic = hss_monotonic  # a factory of the client's monotonic clock (time budgets)
         self.store_factory = store_factory  # e.g. a DynamoDbStore over a flaky boto3 client
         self.store_faults = StoreFaults()
         self.records: list[RunRecord] = []
@@ -243,6 +245,8 @@ class Harness:
             options["timeout"] = self.hss_timeout
         if self.loopback_transport:
             options["transport"] = httpx.HTTPTransport(verify=False)
+        if self.hss_monotonic is not None:
+            options["monotonic"] = self.hss_monotonic()
         client = self.hss_class(
             settings.hss_endpoint,
             settings.hss_project_id,
@@ -294,8 +298,9 @@ class Harness:
 
     # running
 
-    def invoke(self, event: Mapping[str, Any] | None = None) -> RunRecord:
-        """``lambda_handler`` once; an exception is kept in the record, never raised."""
+    def invoke(self, event: Mapping[str, Any] | None = None, context: Any = None) -> RunRecord:
+        """``lambda_handler`` once (with a Lambda-like ``context``, 15 minutes left unless given); an
+        exception is kept in the record, never raised."""
         from imagewatch.handler import lambda_handler
         from imagewatch.local_context import LocalContext
 
@@ -305,7 +310,7 @@ class Harness:
         summary: dict[str, Any] | None = None
         error: BaseException | None = None
         try:
-            summary = lambda_handler(dict(event), LocalContext())
+            summary = lambda_handler(dict(event), context or LocalContext())
         except Exception as exc:  # every failure mode is what the caller inspects
             error = exc
             summary = getattr(exc, "summary", None)
