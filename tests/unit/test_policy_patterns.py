@@ -13,7 +13,26 @@ def test_nested_unbounded_quantifiers_are_refused(pattern):
     assert "backtrack catastrophically" in caught.value.message
 
 
-@pytest.mark.parametrize("pattern", ["^nginx$", "(ab)+", "a+b+", "(foo|bar)+", "(a{1,3}){2}", r"^\d+\.\d+$"])
+@pytest.mark.parametrize("pattern", ["^(a|ab)*$", r"^(\w|\w\d)*$", "(a|)*", "([a-c]x|[c-f]y)*", r"(x|[^y])+"])
+def test_alternatives_that_start_alike_under_an_unbounded_repeat_are_refused(pattern):
+    with pytest.raises(BadValue) as caught:
+        compile_regex(pattern)
+    assert "alternatives that start alike" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "^nginx$",
+        "(ab)+",
+        "a+b+",
+        "(foo|bar)+",
+        "(a{1,3}){2}",
+        r"^\d+\.\d+$",
+        r"^(\w|\d)*$",
+        "([a-c]x|[d-f]y)*",
+    ],
+)
 def test_ordinary_patterns_compile(pattern):
     assert callable(compile_regex(pattern))
 
