@@ -300,3 +300,40 @@ def test_query_bounds_are_checked_before_sending(client: HssClient, emulator: Em
     with pytest.raises(ValueError, match="'offset': got 2000001"):
         client.list_images(start_offset=2_000_001)
     assert emulator.stats.requests == 0
+
+
+def test_credentials_quoted_by_the_gateway_are_redacted(sleeps) -> None:
+    """APIG quotes the AK in some refusals ("Get secretKey failed,ak:…"): it must not reach our errors."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class QuotingGateway(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(
+                {
+                    "error_code": "APIG.0301",
+                    "error_msg": "Get secretKey failed,ak:AKQUOTED12345,sk:sk-quoted-999",
+                }
+            ).encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Request-Id", "req-1")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), QuotingGateway)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        auth = AkSkAuth("AKQUOTED12345", "sk-quoted-999", project_id="p")
+        with HssClient(url, "p", auth, sleep=sleeps) as hss, pytest.raises(HssApiError) as caught:
+            hss.fetch_page(ImageQuery(), 0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.error_msg == "Get secretKey failed,ak:***,sk:***"
+    assert "AKQUOTED12345" not in str(caught.value) and "sk-quoted-999" not in str(caught.value)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import httpx
 
 from imagewatch.hss import signer
-from imagewatch.hss.errors import HssApiError, HssTransportError, error_fields
+from imagewatch.hss.errors import HssApiError, HssTransportError, error_fields, redact
 
 Clock = Callable[[], float]
 TOKEN_REFRESH_MARGIN_S = 300.0  # renew a cached IAM token this long before its expires_at
@@ -51,6 +51,10 @@ class AkSkAuth(httpx.Auth):
         self.project_id = project_id
         self._security_token = security_token
         self._clock = clock
+
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never be shown, for error redaction."""
+        return tuple(v for v in (self.access_key, self._secret_key, self._security_token) if v)
 
     def __repr__(self) -> str:
         temporary = ", temporary" if self._security_token else ""
@@ -96,6 +100,9 @@ class TokenAuth(httpx.Auth):
         if not token:
             raise ValueError("token authentication needs a non-empty token")
         self._token = token
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self._token,)
 
     def __repr__(self) -> str:
         return "TokenAuth(token=***)"
@@ -151,6 +158,9 @@ class IamPasswordAuth(httpx.Auth):
         self._expires_at = 0.0
         self.tokens_fetched = 0
 
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(v for v in (self._password, self._token) if v)
+
     def __repr__(self) -> str:
         return f"IamPasswordAuth(user={self.user!r}, domain={self.domain!r}, endpoint={self.iam_endpoint!r})"
 
@@ -183,7 +193,7 @@ class IamPasswordAuth(httpx.Auth):
             raise HssApiError(
                 response.status_code,
                 code,
-                msg or "IAM token request failed",
+                redact(msg, self.secret_values()) or "IAM token request failed",
                 response.headers.get("X-Request-Id"),
             )
         try:

@@ -24,7 +24,7 @@ import httpx
 
 from imagewatch import __version__
 from imagewatch.hss.budget import Budget
-from imagewatch.hss.errors import HssApiError, HssThrottledError, HssTransportError, error_fields
+from imagewatch.hss.errors import HssApiError, HssThrottledError, HssTransportError, error_fields, redact
 from imagewatch.hss.gate import Gate
 from imagewatch.hss.pacing import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RPS, Outcome, PacingPolicy, Ticket
 from imagewatch.hss.page import Page, parse_page
@@ -93,6 +93,7 @@ class HssClient:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         connections = max_in_flight + 2  # the pages in flight, plus IAM token requests
+        self._auth = auth
         self._http = httpx.Client(
             auth=auth,
             timeout=timeout,
@@ -153,6 +154,11 @@ class HssClient:
             if holding:
                 self.gate.abandon()
 
+    def _secrets(self) -> tuple[str, ...]:
+        """The credentials an error message must not repeat (the gateway quotes the AK at times)."""
+        values = getattr(self._auth, "secret_values", None)
+        return tuple(values()) if callable(values) else ()
+
     def _attempt(self, url: str, ticket: Ticket, offset: int, attempt: int, throttled: int) -> Page | _Retry:
         """One GET: the page, what to retry, or a final error raised."""
         try:
@@ -166,6 +172,7 @@ class HssClient:
             except HssTransportError as exc:
                 return _Retry(exc)
         code, msg = _decode_error(body)
+        msg = redact(msg, self._secrets())
         if status not in RETRYABLE_STATUS or attempt >= self.retry.max_attempts:
             error_type = HssThrottledError if status == 429 else HssApiError
             raise error_type(status, code, msg, request_id, attempts=attempt)

@@ -99,3 +99,14 @@ def error_fields(body: object) -> tuple[str | None, str | None]:
             code, msg = body.get(code_key), body.get(msg_key)
             return (None if code is None else str(code)), (None if msg is None else str(msg)[:500])
     return None, None
+
+
+def redact(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    """``text`` with every secret value replaced: the gateway quotes the AK in some error messages
+    ("Get secretKey failed,ak:…", a canonical request with ``Access=…``)."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
