@@ -81,3 +81,19 @@ def test_a_target_travels_in_scheduled_and_manual_events() -> None:
         parse_event({"source": "manual", "action": "check", "target": {"region": "cn-north-4"}})
     with pytest.raises(EventError, match="/target/region: 'North 4' does not match"):
         parse_event({"source": "manual", "action": "check", "target": {"name": "x", "region": "North 4"}})
+
+
+def test_hostile_events_get_short_clear_errors() -> None:
+    deep: list = []
+    node = deep
+    for _ in range(5000):
+        node.append([])
+        node = node[0]
+    with pytest.raises(EventError, match="^event: nested too deeply"):
+        parse_event({"source": "manual", "action": "check", "policies": deep})
+    with pytest.raises(EventError) as huge:
+        parse_event({"source": "schedule", "scheduled_time": "x" * 1_000_000})
+    assert str(huge.value).startswith("/scheduled_time: 'xxx") and len(str(huge.value)) <= 300
+    with pytest.raises(EventError) as wrong:
+        parse_event({"source": "y" * 100_000})
+    assert len(str(wrong.value)) <= 300

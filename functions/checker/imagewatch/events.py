@@ -86,6 +86,10 @@ class EventError(ValueError):
     """The event cannot start a run; says where and why."""
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _pointer(path: Any) -> str:
     return "/" + "/".join(str(part) for part in path) if path else "(event)"
 
@@ -116,11 +120,13 @@ def parse_event(event: object) -> RunRequest:
     source = event.get("source")
     validator = _VALIDATORS.get(source) if isinstance(source, str) else None
     if validator is None:
-        raise EventError(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}")
-    problems = [
-        f"{_pointer(p.absolute_path)}: {p.message}"
-        for p in sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
-    ]
+        raise EventError(_clip(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}"))
+    try:
+        found = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
+    except RecursionError:
+        raise EventError("event: nested too deeply to be an imagewatch event") from None
+    # jsonschema quotes the offending value: keep each message short, whatever the event holds
+    problems = [_clip(f"{_pointer(p.absolute_path)}: {p.message}") for p in found]
     if source == "manual" and not problems:
         problems = _manual_action_problems(event)
     if problems:
