@@ -250,7 +250,7 @@ def ledger_items(dynamo: dict[str, Any]) -> list[dict[str, Any]]:
 def test_dynamodb_throttled_after_a_send_resends_once_and_loses_nothing(
     dynamo: dict[str, Any], harness: Harness, sink: WebhookSink
 ) -> None:
-    dynamo["fail"]["batch_write_item"] = [2]  # 1: the reconcile write, 2: the confirmation
+    dynamo["fail"]["batch_write_item"] = [3]  # 1: the reconcile write, 2: "sending", 3: the confirmation
     crashed = harness.invoke()
     assert isinstance(crashed.error, StateStoreError)
     assert str(crashed.error) == (

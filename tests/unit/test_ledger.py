@@ -138,3 +138,43 @@ def test_still_firing_entries_are_rewritten_only_when_changed_or_daily() -> None
     daily = reconcile(rec.entries, [violation("p", "a@h")], {"p"}, now=24 * HOUR)
     assert daily.changed == {rec.new[0].fingerprint}
     assert daily.entries[rec.new[0].fingerprint].last_seen == 24 * HOUR
+
+
+def test_a_send_cut_short_by_a_crash_still_earns_its_resolved_notice() -> None:
+    from imagewatch.alerts.ledger import mark_attempted
+
+    rule = ChannelRule("chat")
+    rec = reconcile({}, [violation("p", "a@h")], {"p"}, now=1000)
+    alerts = due_alerts(rec.entries.values(), rule, 1000)
+    mark_attempted(alerts, "chat", 1000)  # saved before the send; the process dies before the answer
+    again = reconcile(rec.entries, [violation("p", "a@h")], {"p"}, now=2000)
+    assert [a.kind for a in due_alerts(again.entries.values(), rule, 2000)] == ["new"]  # sent again
+    gone = reconcile(rec.entries, [], {"p"}, now=2000)  # or it cleared before the next run
+    assert [a.kind for a in due_alerts(gone.entries.values(), rule, 2000)] == ["resolved"]
+
+
+def test_a_refused_send_clears_its_mark() -> None:
+    from imagewatch.alerts.ledger import mark_attempted, unmark_attempted
+
+    rule = ChannelRule("chat")
+    rec = reconcile({}, [violation("p", "a@h")], {"p"}, now=1000)
+    alerts = due_alerts(rec.entries.values(), rule, 1000)
+    previous = mark_attempted(alerts, "chat", 1000)
+    unmark_attempted(alerts, "chat", previous)  # the platform said no: the channel was not told
+    gone = reconcile(rec.entries, [], {"p"}, now=2000)
+    assert due_alerts(gone.entries.values(), rule, 2000) == []
+    assert is_finished(gone.resolved[0], [rule])
+
+
+def test_a_refused_send_keeps_the_mark_of_an_earlier_interrupted_one() -> None:
+    from imagewatch.alerts.ledger import mark_attempted, unmark_attempted
+
+    rule = ChannelRule("chat")
+    rec = reconcile({}, [violation("p", "a@h")], {"p"}, now=1000)
+    mark_attempted(due_alerts(rec.entries.values(), rule, 1000), "chat", 1000)  # run 1 dies mid-send
+    gone = reconcile(rec.entries, [], {"p"}, now=2000)
+    resolved = due_alerts(gone.entries.values(), rule, 2000)
+    previous = mark_attempted(resolved, "chat", 2000)
+    unmark_attempted(resolved, "chat", previous)  # run 2's resolved notice is refused (chat down)
+    assert [a.kind for a in due_alerts(gone.entries.values(), rule, 3000)] == ["resolved"]  # still owed
+    assert not is_finished(gone.resolved[0], [rule])

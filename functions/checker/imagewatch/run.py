@@ -26,9 +26,11 @@ from imagewatch.alerts.ledger import (
     Reconciliation,
     due_alerts,
     is_finished,
+    mark_attempted,
     mark_delivered,
     reconcile,
     resend_alerts,
+    unmark_attempted,
 )
 from imagewatch.alerts.store import LeaseHeldError, StateStore
 from imagewatch.hss.client import HssClient
@@ -248,11 +250,19 @@ class Notifier:
                 {"channel": channel.name, "platform": channel.platform_name, "payload": payload}
             )
             return
+        target = self.deps.settings.target
+        previous: dict[str, int | None] = {}
+        if ledger is not None:  # if the run dies mid-send, the next one knows this channel may know
+            previous = mark_attempted(alerts, channel.name, now_ms)
+            self.deps.store.save(target, [ledger.entries[fp] for fp in previous])
         outcome = self.deps.deliverer.send(channel, payload)
         self.outcomes.append({**outcome.to_dict(), "alerts": dict(digest.counts)})
-        if outcome.ok and ledger is not None:
-            delivered = mark_delivered(alerts, channel.name, now_ms)
-            self.deps.store.save(self.deps.settings.target, [ledger.entries[fp] for fp in delivered])
+        if ledger is not None:
+            if outcome.ok:
+                changed = mark_delivered(alerts, channel.name, now_ms)
+            else:
+                changed = unmark_attempted(alerts, channel.name, previous)
+            self.deps.store.save(target, [ledger.entries[fp] for fp in changed])
 
     def tally(self) -> dict[str, Any]:
         return {

@@ -36,17 +36,27 @@ Labels = Mapping[str, Mapping[str, str]]  # policy id -> that policy's routing l
 
 @dataclass(slots=True)
 class Delivery:
-    """What one channel has confirmed for one entry (ms timestamps; None = not yet)."""
+    """What one channel has confirmed for one entry (ms timestamps; None = not yet).
+
+    ``attempted_at`` is written just before a send and cleared by the platform's answer: if it is
+    still set at the next run, the process died mid-send and the channel *may* have been told — so it
+    is owed the resolved notice (a resolved it cannot place beats a violation it never hears end).
+    """
 
     new_at: int | None = None
     last_sent_at: int | None = None
     resolved_at: int | None = None
+    attempted_at: int | None = None
+
+    @property
+    def may_have_been_told(self) -> bool:
+        return self.new_at is not None or self.last_sent_at is not None or self.attempted_at is not None
 
     @property
     def owes_resolved(self) -> bool:
-        """The channel was told the violation (this episode, or an earlier one it never heard end) and
-        has not been told it resolved."""
-        return (self.new_at is not None or self.last_sent_at is not None) and self.resolved_at is None
+        """The channel was (or may have been) told the violation — this episode, or an earlier one it
+        never heard end — and has not been told it resolved."""
+        return self.may_have_been_told and self.resolved_at is None
 
 
 @dataclass(slots=True)
@@ -219,6 +229,28 @@ def resend_alerts(
     return alerts
 
 
+def mark_attempted(alerts: Iterable[Alert], channel: str, now: int) -> dict[str, int | None]:
+    """Before a send: ``channel`` may be hearing about ``alerts`` from now on. Returns each entry's
+    previous mark, for ``unmark_attempted`` when the platform refuses."""
+    previous: dict[str, int | None] = {}
+    for alert in alerts:
+        delivery = alert.entry.deliveries.setdefault(channel, Delivery())
+        previous[alert.entry.fingerprint] = delivery.attempted_at
+        delivery.attempted_at = now
+    return previous
+
+
+def unmark_attempted(alerts: Iterable[Alert], channel: str, previous: Mapping[str, int | None]) -> set[str]:
+    """After a refused send: back to what was known before it (an earlier interrupted send still
+    counts). Returns the changed fingerprints."""
+    changed: set[str] = set()
+    for alert in alerts:
+        delivery = alert.entry.deliveries.setdefault(channel, Delivery())
+        delivery.attempted_at = previous.get(alert.entry.fingerprint)
+        changed.add(alert.entry.fingerprint)
+    return changed
+
+
 def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
     """Record a channel's confirmation of ``alerts`` on their entries; returns the changed fingerprints."""
     changed: set[str] = set()
@@ -229,6 +261,7 @@ def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
         if alert.kind == "resolved":
             delivery.resolved_at = now
         delivery.last_sent_at = now
+        delivery.attempted_at = None
         changed.add(alert.entry.fingerprint)
     return changed
 
@@ -257,7 +290,7 @@ def _still_told(previous: LedgerEntry | None) -> dict[str, Delivery]:
     if previous is None:
         return {}
     return {
-        name: Delivery(last_sent_at=delivery.last_sent_at or delivery.new_at)
+        name: Delivery(last_sent_at=delivery.last_sent_at or delivery.new_at or delivery.attempted_at)
         for name, delivery in previous.deliveries.items()
         if delivery.owes_resolved
     }

@@ -62,7 +62,12 @@ def entry_to_row(entry: LedgerEntry) -> dict[str, object]:
         "last_seen": entry.last_seen,
         "resolved_at": entry.resolved_at,
         "deliveries": {
-            name: {"new_at": d.new_at, "last_sent_at": d.last_sent_at, "resolved_at": d.resolved_at}
+            name: {
+                "new_at": d.new_at,
+                "last_sent_at": d.last_sent_at,
+                "resolved_at": d.resolved_at,
+                "attempted_at": d.attempted_at,
+            }
             for name, d in entry.deliveries.items()
         },
     }
