@@ -285,8 +285,9 @@ class SoakModel:
                     elif INTERVALS[channel] and end - view.last_at >= INTERVALS[channel] + step:
                         self.fail("lost", f"{channel}: no reminder for {fp} since {end - view.last_at:.0f} s")
                 elif view is not None and view.open:
-                    if view.from_crash:
+                    if view.from_crash:  # the mark before each send closed this: a loss now
                         self.tallies["resolved lost after an injected crash"] += 1
+                        self.fail("lost", f"{channel} heard {fp} ({policy}) in a crashed run, never resolved")
                     else:
                         self.fail("lost", f"{channel} was never told {fp} ({policy}) resolved")
         self.tallies["violations tracked"] = len(self.seen)
