@@ -16,7 +16,10 @@ SUMMARY = {
     "new": 3,
     "resolved": 1,
     "notifications": {"sent": 2, "failed": 1},
-    "queries": [{"pages": 4, "retries": 1, "complete": True}, {"pages": 2, "retries": 0, "complete": False}],
+    "queries": [
+        {"pages": 4, "retries": 1, "throttled": 1, "complete": True},
+        {"pages": 2, "retries": 0, "complete": False},
+    ],
     "duration_ms": 5300,
 }
 
@@ -26,6 +29,7 @@ def test_points_from_a_summary() -> None:
     assert points[("ImagesEvaluated", ())] == 1200 and points[("NewViolations", ())] == 3
     assert points[("NotificationsFailed", ())] == 1 and points[("ApiPages", ())] == 6
     assert points[("ApiRetries", ())] == 1 and points[("IncompleteReads", ())] == 1
+    assert points[("ApiThrottled", ())] == 1
     assert points[("RunFailed", ())] == 0 and points[("DurationMs", ())] == 5300
     assert points[("ViolationsBySeverity", (("severity", "critical"),))] == 2
     assert points[("ViolationsBySeverity", (("severity", "high"),))] == 0

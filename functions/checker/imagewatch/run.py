@@ -69,6 +69,7 @@ class QueryOutcome:
     images: int = 0
     pages: int = 0
     retries: int = 0
+    throttled: int = 0  # 429 answers (APIG.0308) among the retries
     duplicates: int = 0
     complete: bool = False
     problems: list[str] = field(default_factory=list)
@@ -138,7 +139,7 @@ def fetch_and_evaluate(
         outcome.problems.append(str(exc))
     stats = listing.stats
     outcome.images, outcome.pages = evaluator.images_seen, stats.pages
-    outcome.retries, outcome.duplicates = stats.retries, stats.duplicates
+    outcome.retries, outcome.duplicates, outcome.throttled = stats.retries, stats.duplicates, stats.throttled
     outcome.problems.extend(listing.problems)
     outcome.problems.extend(str(error) for error in listing.record_errors[:20])
     if len(listing.record_errors) > 20:

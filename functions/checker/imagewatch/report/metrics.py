@@ -36,6 +36,7 @@ def metric_points(summary: Mapping[str, Any]) -> list[MetricPoint]:
         MetricPoint("NotificationsFailed", "Count", notifications.get("failed", 0)),
         MetricPoint("ApiPages", "Count", sum(q.get("pages", 0) for q in queries)),
         MetricPoint("ApiRetries", "Count", sum(q.get("retries", 0) for q in queries)),
+        MetricPoint("ApiThrottled", "Count", sum(q.get("throttled", 0) for q in queries)),
         MetricPoint("IncompleteReads", "Count", sum(1 for q in queries if not q.get("complete"))),
         MetricPoint("RunFailed", "Count", 1 if summary.get("status") == "failed" else 0),
         MetricPoint("DurationMs", "Milliseconds", summary.get("duration_ms", 0)),
