@@ -3,11 +3,15 @@ alone, and what the handler imports that a run does not need.
 
     python bench/bench_import.py [--runs N]
 
-Each figure is the best of N fresh interpreters timing one import statement. "As deployed" blocks the
-packages that are in .venv but not in functions/checker/requirements.txt (the function's zip): httpx
-imports its optional command line (click, pygments, rich) whenever they are installed, which the dev
-venv has and Lambda does not. The dependencies are the third-party packages that imagewatch modules
-import directly (read from ``python -X importtime``), imported together.
+Each figure is the best of N fresh interpreters timing one import statement. "As deployed" is the
+package as functions/checker/Makefile builds it for sam build — copied without its local-only parts
+and compiled ahead of time (hash-unchecked .pyc) — with the packages that are in .venv but not in
+functions/checker/requirements.txt blocked: httpx imports its optional command line (click, pygments,
+rich) whenever they are installed, which the dev venv has and Lambda does not. "Without bytecode" is
+the same source with nothing precompiled, what SAM's default builder ships (Lambda's /var/task is
+read-only, so it compiles every module on every cold start). The dependencies are the third-party
+packages that imagewatch modules import directly (read from ``python -X importtime``), imported
+together (pip compiled their bytecode at install, as the Makefile does for the zip).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import argparse
 import importlib.metadata
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,20 +53,39 @@ class Entry:
     importer: str | None  # the module whose import pulled this one in
 
 
-def _script(statement: str, blocked: list[str]) -> str:
+LOCAL_ONLY = ("emulator", "standins", "demo.py")  # as functions/checker/Makefile leaves them out
+
+
+def deployed_copy(*, bytecode: bool = True) -> Path:
+    """The handler as the function's build ships it: no local-only modules, bytecode precompiled
+    (``bytecode=False``: as SAM's default builder would ship it, source only)."""
+    root = Path(tempfile.mkdtemp(prefix="imagewatch-deployed-"))
+    shutil.copy(CHECKER / "app.py", root)
+    shutil.copytree(CHECKER / "imagewatch", root / "imagewatch", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in LOCAL_ONLY:
+        target = root / "imagewatch" / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    if bytecode:
+        subprocess.run(
+            [PYTHON, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(root)], check=True
+        )
+    return root
+
+
+def _script(statement: str, blocked: list[str], root: Path = CHECKER) -> str:
     return (
-        f"import sys, time; sys.path.insert(0, {str(CHECKER)!r})\n"
+        f"import sys, time; sys.path.insert(0, {str(root)!r})\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"
         f"start = time.perf_counter()\n{statement}\nprint(time.perf_counter() - start)"
     )
 
 
-def time_import(statement: str, blocked: list[str], runs: int) -> float:
+def time_import(statement: str, blocked: list[str], runs: int, root: Path = CHECKER) -> float:
     """Seconds for ``statement`` in a fresh interpreter, best of ``runs``."""
     best = float("inf")
     for _ in range(runs):
         done = subprocess.run(
-            [PYTHON, "-c", _script(statement, blocked)], capture_output=True, text=True, check=True
+            [PYTHON, "-c", _script(statement, blocked, root)], capture_output=True, text=True, check=True
         )
         best = min(best, float(done.stdout.strip().splitlines()[-1]))
     return best
@@ -117,7 +142,8 @@ def not_deployed(tree: list[Entry]) -> list[str]:
 
 @dataclass(frozen=True)
 class ImportResult:
-    app_s: float
+    app_s: float  # as deployed: precompiled bytecode, pinned packages only
+    app_no_bytecode_s: float  # the same without precompiled bytecode (SAM's default builder)
     deps_s: float
     app_venv_s: float
     deps: list[str]
@@ -131,7 +157,16 @@ def run(runs: int = RUNS) -> ImportResult:
     blocked = not_deployed(venv_tree)
     tree = import_tree(blocked)
     deps = direct_dependencies(tree)
-    app_s = time_import("import app", blocked, runs)
+    deployed, source_only = deployed_copy(), deployed_copy(bytecode=False)
+    try:
+        app_s = time_import("import app", blocked, runs, deployed)
+        # a fresh interpreter that may not write bytecode: every run compiles, as on a read-only /var/task
+        app_no_bytecode_s = time_import(
+            "import sys; sys.dont_write_bytecode = True\nimport app", blocked, runs, source_only
+        )
+    finally:
+        shutil.rmtree(deployed, ignore_errors=True)
+        shutil.rmtree(source_only, ignore_errors=True)
     deps_s = time_import("import " + ", ".join(deps), blocked, runs)
     app_venv_s = time_import("import app", [], runs)
     by_name = {e.name: e for e in tree}
@@ -147,7 +182,7 @@ def run(runs: int = RUNS) -> ImportResult:
     ]
     third = [e for e in tree if _ours(e.importer) and not _ours(e.name) and e.name.split(".")[0] in deps]
     heaviest += [f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})" for e in third]
-    return ImportResult(app_s, deps_s, app_venv_s, deps, blocked, findings, heaviest)
+    return ImportResult(app_s, app_no_bytecode_s, deps_s, app_venv_s, deps, blocked, findings, heaviest)
 
 
 def main() -> int:
