@@ -89,7 +89,7 @@ def test_hostile_events_get_short_clear_errors() -> None:
     for _ in range(5000):
         node.append([])
         node = node[0]
-    with pytest.raises(EventError, match="^event: nested too deeply"):
+    with pytest.raises(EventError, match=r"^event: nested too deeply"):
         parse_event({"source": "manual", "action": "check", "policies": deep})
     with pytest.raises(EventError) as huge:
         parse_event({"source": "schedule", "scheduled_time": "x" * 1_000_000})
