@@ -44,3 +44,9 @@ def test_publish_writes_embedded_metric_format(capsys: pytest.CaptureFixture[str
     assert main["run_id"] == "r1"
     by_severity = [line for line in lines if "ViolationsBySeverity" in line]
     assert {line["severity"] for line in by_severity} == {"critical", "high", "medium", "low", "info"}
+
+
+def test_powertools_switch_silences_every_metric(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    publish(SUMMARY, "imagewatch-test", "imagewatch")
+    assert capsys.readouterr().out == ""

@@ -15,6 +15,11 @@ import shutil
 import sys
 from pathlib import Path
 
+# The demo shows summaries and chat messages; the handler's JSON logs and EMF metrics (what CloudWatch
+# would get) stay quiet here. Set before the handler module creates its logger.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
 from imagewatch.alerts.channels.slack import to_text
 from imagewatch.emulator.auth import DEMO_AK, DEMO_SK
 from imagewatch.emulator.fleet import Fleet

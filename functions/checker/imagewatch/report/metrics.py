@@ -49,9 +49,15 @@ def metric_points(summary: Mapping[str, Any]) -> list[MetricPoint]:
 
 
 def publish(summary: Mapping[str, Any], namespace: str, service: str) -> None:
-    """Write the run's metrics as EMF (stdout, where Lambda's log capture picks them up)."""
+    """Write the run's metrics as EMF (stdout, where Lambda's log capture picks them up), unless
+    ``POWERTOOLS_METRICS_DISABLED`` says not to (Powertools' own switch; its single-metric writer
+    would not honour it by itself)."""
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        return
 
     metrics = Metrics(namespace=namespace, service=service)
     for point in metric_points(summary):
