@@ -35,6 +35,7 @@ from imagewatch.hss.factory import build_auth
 from imagewatch.retry import RetryPolicy
 from imagewatch.settings import Settings
 from imagewatch.standins.webhook_sink import WebhookSink
+from support.channel_checks import strings
 
 HOUR = 3600.0
 
@@ -331,18 +332,6 @@ class Harness:
 
 KINDS = {"NEW": "new", "STILL OPEN": "reminder", "RESOLVED": "resolved"}
 _TOKEN = re.compile(r"\b(NEW|STILL OPEN|RESOLVED)\b|soakmark-(\w+) (\S+) on (\S+) \.")
-
-
-def strings(value: object) -> Iterator[str]:
-    """Every string of a JSON value, in document order."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def marked_items(body: object) -> set[tuple[str, str, str, str]]:
