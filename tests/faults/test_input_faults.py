@@ -18,7 +18,7 @@ from imagewatch.emulator import Emulator, Fleet
 from imagewatch.events import EventError
 from imagewatch.settings import SettingsError
 from imagewatch.standins.webhook_sink import WebhookSink
-from support.fault_harness import FakeTime, Harness, fingerprint, leaks, strings
+from support.fault_harness import FakeTime, Harness, fingerprint, leaks, route_to_sinks, strings
 from support.known_fleet import EXPECTED, ROOT
 
 from .conftest import PLANTED, WEBHOOK_TOKEN
@@ -351,15 +351,7 @@ def every_platform(
         for platform in PLATFORMS:
             secret = PLANTED["WEBHOOK_SECRET"] if platform in ("generic", "feishu", "dingtalk") else None
             sinks[platform] = WebhookSink(platform, secret=secret, clock=fake_time.wall).start()
-        channels = [
-            {"name": p, "url": f"${{{p.upper()}_URL}}", "platform": p, "secret": "${WEBHOOK_SECRET}"}
-            for p in PLATFORMS
-        ]
-        monkeypatch.delenv("WEBHOOK_URL")
-        monkeypatch.setenv("CHANNELS_JSON", json.dumps({"channels": channels}))
-        for platform, sink in sinks.items():
-            monkeypatch.setenv(f"{platform.upper()}_URL", sink.url)
-        harness.sinks = sinks
+        route_to_sinks(monkeypatch, harness, sinks)
         yield sinks
     finally:
         for sink in sinks.values():

@@ -13,7 +13,7 @@ import pytest
 
 from imagewatch.emulator import Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
-from support.fault_harness import FakeTime, Harness, captured_output, leaks, strings
+from support.fault_harness import FakeTime, Harness, captured_output, leaks, route_to_sinks, strings
 
 from .conftest import PLANTED, WEBHOOK_TOKEN
 
@@ -35,15 +35,7 @@ def channels(
         signed = platform in ("feishu", "dingtalk")
         secret = PLANTED["WEBHOOK_SECRET"] if signed else None
         sinks[platform] = WebhookSink(platform, secret=secret, token=token, clock=fake_time.wall).start()
-    documents = [
-        {"name": name, "url": f"${{{name.upper()}_URL}}", "platform": name, "secret": "${WEBHOOK_SECRET}"}
-        for name in sinks
-    ]
-    monkeypatch.delenv("WEBHOOK_URL")
-    monkeypatch.setenv("CHANNELS_JSON", json.dumps({"channels": documents}))
-    for name, running in sinks.items():
-        monkeypatch.setenv(f"{name.upper()}_URL", running.url)
-    harness.sinks = sinks
+    route_to_sinks(monkeypatch, harness, sinks)
     yield sinks
     for name, running in sinks.items():
         if name != "generic":

@@ -409,3 +409,16 @@ def clear_chat_faults(sink: WebhookSink) -> None:
     ``WebhookSink`` has no public way to do that; this reaches into its script queue."""
     with sink._lock:
         sink._script.clear()
+
+
+def route_to_sinks(monkeypatch: pytest.MonkeyPatch, harness: Any, sinks: Mapping[str, WebhookSink]) -> None:
+    """Make every stand-in a channel of its own platform (``CHANNELS_JSON``, signed where it can be)."""
+    channels = [
+        {"name": name, "url": f"${{{name.upper()}_URL}}", "platform": name, "secret": "${WEBHOOK_SECRET}"}
+        for name in sinks
+    ]
+    monkeypatch.delenv("WEBHOOK_URL")
+    monkeypatch.setenv("CHANNELS_JSON", json.dumps({"channels": channels}))
+    for name, sink in sinks.items():
+        monkeypatch.setenv(f"{name.upper()}_URL", sink.url)
+    harness.sinks = sinks
