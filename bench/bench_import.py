@@ -80,14 +80,16 @@ def _script(statement: str, blocked: list[str], root: Path = CHECKER) -> str:
     )
 
 
-def time_import(statement: str, blocked: list[str], runs: int, root: Path = CHECKER) -> float:
-    """Seconds for ``statement`` in a fresh interpreter, best of ``runs``."""
-    best = float("inf")
+def time_imports(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -> list[float]:
+    """Seconds for each (statement, root) in a fresh interpreter, best of ``runs``. The cases take
+    turns, round after round, so that a slow spell of the machine hits every one of them alike."""
+    best = [float("inf")] * len(cases)
     for _ in range(runs):
-        done = subprocess.run(
-            [PYTHON, "-c", _script(statement, blocked, root)], capture_output=True, text=True, check=True
-        )
-        best = min(best, float(done.stdout.strip().splitlines()[-1]))
+        for i, (statement, root) in enumerate(cases):
+            done = subprocess.run(
+                [PYTHON, "-c", _script(statement, blocked, root)], capture_output=True, text=True, check=True
+            )
+            best[i] = min(best[i], float(done.stdout.strip().splitlines()[-1]))
     return best
 
 
@@ -159,16 +161,20 @@ def run(runs: int = RUNS) -> ImportResult:
     deps = direct_dependencies(tree)
     deployed, source_only = deployed_copy(), deployed_copy(bytecode=False)
     try:
-        app_s = time_import("import app", blocked, runs, deployed)
-        # a fresh interpreter that may not write bytecode: every run compiles, as on a read-only /var/task
-        app_no_bytecode_s = time_import(
-            "import sys; sys.dont_write_bytecode = True\nimport app", blocked, runs, source_only
+        app_s, deps_s, app_no_bytecode_s = time_imports(
+            [
+                ("import app", deployed),
+                ("import " + ", ".join(deps), CHECKER),
+                # may not write bytecode: every run compiles, as on a read-only /var/task
+                ("import sys; sys.dont_write_bytecode = True\nimport app", source_only),
+            ],
+            blocked,
+            runs,
         )
     finally:
         shutil.rmtree(deployed, ignore_errors=True)
         shutil.rmtree(source_only, ignore_errors=True)
-    deps_s = time_import("import " + ", ".join(deps), blocked, runs)
-    app_venv_s = time_import("import app", [], runs)
+    (app_venv_s,) = time_imports([("import app", CHECKER)], [], runs)
     by_name = {e.name: e for e in tree}
     findings = [
         f"{name} ({by_name[name].cumulative_us / 1000:.1f} ms, imported by {by_name[name].importer}): {why}"

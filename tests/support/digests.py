@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from msgspec import structs
 
 from imagewatch.alerts.digest import Digest, DigestItem, build_digest
 from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
@@ -81,7 +81,7 @@ def digest_of(
     counts: dict[str, int] = {}
     for entry in ordered:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
-    return dataclasses.replace(digest, items=tuple(ordered), counts=counts)
+    return structs.replace(digest, items=tuple(ordered), counts=counts)
 
 
 def worst_first(severities: list[str]) -> bool:

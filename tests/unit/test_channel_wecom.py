@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
+from msgspec import structs
 
 from imagewatch.alerts.channels import generic, platform_for, wecom
 from imagewatch.alerts.channels.common import heading
@@ -41,7 +41,7 @@ def test_500_violations_fit_4096_content_bytes_worst_first_with_more_line() -> N
 
 def test_multibyte_text_is_measured_in_bytes() -> None:
     digest = big_digest(200)
-    chinese = dataclasses.replace(digest, target="华北-北京四/项目" * 20)
+    chinese = structs.replace(digest, target="华北-北京四/项目" * 20)
     content = wecom.render(chinese)["markdown"]["content"]
     assert len(content) < utf8_len(content) <= wecom.MAX_CONTENT_BYTES
 

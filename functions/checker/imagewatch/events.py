@@ -18,6 +18,7 @@ A malformed event is an ``EventError`` naming the JSON pointer, the value and wh
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -79,7 +80,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
 }
-_VALIDATORS = {source: Draft202012Validator(schema) for source, schema in SCHEMAS.items()}
+
+
+@cache
+def _validator(source: str) -> Draft202012Validator:
+    """Built on first use: a container invoked by its schedule never needs the other sources'."""
+    return Draft202012Validator(SCHEMAS[source])
 
 
 class EventError(ValueError):
@@ -118,9 +124,9 @@ def parse_event(event: object) -> RunRequest:
     if not isinstance(event, Mapping):
         raise EventError(f"event: got {type(event).__name__}, expected a JSON object")
     source = event.get("source")
-    validator = _VALIDATORS.get(source) if isinstance(source, str) else None
-    if validator is None:
+    if not isinstance(source, str) or source not in SCHEMAS:
         raise EventError(_clip(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}"))
+    validator = _validator(source)
     try:
         found = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
     except RecursionError:

@@ -9,7 +9,6 @@ and the secret are cached per container.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -18,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from msgspec import structs
 
 from imagewatch.alerts.delivery import Deliverer
 from imagewatch.alerts.routing import channels_for
@@ -65,7 +65,7 @@ def resolve_policies(settings: Settings) -> Settings:
     from imagewatch import aws
     from imagewatch.policy_source import fetch_policies
 
-    return dataclasses.replace(settings, policy_path=fetch_policies(settings.policy_s3_uri, aws.client("s3")))
+    return structs.replace(settings, policy_path=fetch_policies(settings.policy_s3_uri, aws.client("s3")))
 
 
 def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:

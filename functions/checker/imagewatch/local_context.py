@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 
-@dataclass
-class LocalContext:
+class LocalContext(Struct):
     """The attributes and the one method handlers read from AWS's context object."""
 
     function_name: str = "imagewatch-checker"
@@ -19,7 +19,7 @@ class LocalContext:
     log_group_name: str = "/aws/lambda/imagewatch-checker"
     log_stream_name: str = "local"
     function_version: str = "$LATEST"
-    _deadline: float = field(default=0.0, repr=False)
+    _deadline: float = 0.0
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_s

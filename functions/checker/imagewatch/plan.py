@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from msgspec import Struct, structs
 
 from imagewatch.hss.query import ImageQuery
 
@@ -18,8 +18,7 @@ class Selecting(Protocol):
 P = TypeVar("P", bound=Selecting)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedQuery(Generic[P]):
+class PlannedQuery(Struct, Generic[P], frozen=True):
     """One ListImageLocal listing and the policies that judge its images."""
 
     query: ImageQuery
@@ -37,7 +36,7 @@ def plan(policies: Iterable[P], enterprise_project_id: str | None = None) -> lis
     for policy in policies:
         query = policy.select
         if enterprise_project_id and query.enterprise_project_id is None:
-            query = dataclasses.replace(query, enterprise_project_id=enterprise_project_id)
+            query = structs.replace(query, enterprise_project_id=enterprise_project_id)
         groups.setdefault(query, []).append(policy)
     return [PlannedQuery(query, tuple(group)) for query, group in groups.items()]
 

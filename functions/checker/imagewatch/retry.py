@@ -6,12 +6,12 @@ Shared by the HSS client and chat delivery; each decides *what* is retryable, th
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from msgspec import Struct
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+
+class RetryPolicy(Struct, frozen=True):
     """Bounded exponential backoff with full jitter; a server's ``Retry-After`` wins when given."""
 
     max_attempts: int = 6  # the first try and up to five retries

@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct, field, structs
 
 from imagewatch.alerts.delivery import Channel, Deliverer
 from imagewatch.alerts.digest import build_digest
@@ -48,8 +49,7 @@ INVALID_POLICY_TITLE = "Policy file is invalid and was skipped"
 LEASE_TTL_MS = 20 * 60_000  # longer than a Lambda can live (15 min), so a crashed run's lease lapses
 
 
-@dataclass
-class RunDeps:
+class RunDeps(Struct):
     """The run's ports and settings, built once by the handler or the CLI."""
 
     settings: Settings
@@ -62,8 +62,7 @@ class RunDeps:
     deadline: float | None = None  # time.monotonic() by which fetching must stop (the time budget)
 
 
-@dataclass
-class QueryOutcome:
+class QueryOutcome(Struct):
     filters: dict[str, object]
     policies: tuple[str, ...]
     images: int = 0
@@ -75,11 +74,10 @@ class QueryOutcome:
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return structs.asdict(self)
 
 
-@dataclass
-class Findings:
+class Findings(Struct):
     """What the policies found: violations, which policies were judged on complete reads, and how."""
 
     violations: list[Violation]
@@ -207,8 +205,7 @@ def run_status(queries: Sequence[QueryOutcome], errors: Sequence[str]) -> str:
     return "ok"
 
 
-@dataclass
-class Notifier:
+class Notifier(Struct):
     """Stage 6: one digest per channel, rendered by its platform, confirmed before it is recorded."""
 
     request: RunRequest

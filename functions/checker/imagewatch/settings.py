@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct, structs
 
 SECRET_NAMES = frozenset(
     {
@@ -56,25 +57,24 @@ def check_url(variable: str, url: str) -> str:
     raise SettingsError(variable, url, "an https:// URL (http:// only for 127.0.0.1/localhost)")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     """Everything a run is configured with. Build with ``Settings.from_env``."""
 
     hss_project_id: str
     hss_endpoint: str
     hss_region: str | None = None
     hss_enterprise_project_id: str | None = None
-    hss_ak: str | None = field(default=None, repr=False)
-    hss_sk: str | None = field(default=None, repr=False)
-    hss_security_token: str | None = field(default=None, repr=False)
-    hss_auth_token: str | None = field(default=None, repr=False)
+    hss_ak: str | None = None
+    hss_sk: str | None = None
+    hss_security_token: str | None = None
+    hss_auth_token: str | None = None
     hss_iam_user: str | None = None
-    hss_iam_password: str | None = field(default=None, repr=False)
+    hss_iam_password: str | None = None
     hss_iam_domain: str | None = None
     hss_iam_endpoint: str | None = None
     policy_path: Path = Path("policies")
-    webhook_url: str | None = field(default=None, repr=False)
-    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     webhook_platform: str | None = None
     channels_file: Path | None = None
     state_table: str | None = None
@@ -87,7 +87,7 @@ class Settings:
     ledger_ttl_days: int = 30
     hss_max_in_flight: int | None = None  # None: the client's default
     hss_max_rps: float | None = None
-    target: str = field(default="")
+    target: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -153,8 +153,7 @@ class Settings:
             hss_max_in_flight=_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
             hss_max_rps=_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
         )
-        object.__setattr__(settings, "target", settings.default_target())
-        return settings
+        return structs.replace(settings, target=settings.default_target())
 
     def default_target(self) -> str:
         """The ledger partition: which HSS project (and enterprise project) this run watches."""
@@ -172,14 +171,19 @@ class Settings:
     def redacted(self) -> dict[str, object]:
         """Settings in force, as reports show them: secrets replaced by whether they are set."""
         out: dict[str, object] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name.upper() in SECRET_NAMES:
-                out[item.name] = "(set)" if value else None
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if name.upper() in SECRET_NAMES:
+                out[name] = "(set)" if value else None
             else:
-                out[item.name] = str(value) if isinstance(value, Path) else value
+                out[name] = str(value) if isinstance(value, Path) else value
         out["auth_mode"] = self.auth_mode
         return out
+
+    def __repr__(self) -> str:
+        """Secrets show as whether they are set, never their value."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
+        return f"Settings({shown})"
 
 
 def _number(

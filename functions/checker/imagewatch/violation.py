@@ -8,8 +8,9 @@ tell new from still-open from resolved.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -21,8 +22,7 @@ def fingerprint(policy_id: str, subject: str) -> str:
     return hashlib.sha256(f"{policy_id}\x00{subject}".encode()).hexdigest()[:20]
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+class Violation(Struct, frozen=True):
     """One policy broken by one image (or by the fleet as a whole)."""
 
     policy_id: str
@@ -31,7 +31,7 @@ class Violation:
     subject: str  # Image.identity, or "fleet"
     label: str  # what people call it: "nginx:1.25 on host-7", or the policy title for fleet rules
     message: str
-    fields: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    fields: dict[str, Any] = field(default_factory=dict)
     examples: tuple[str, ...] = ()  # fleet rules: a few image labels that count towards the figure
 
     @property

@@ -6,15 +6,14 @@ The webhook URL is a secret: it never appears in an outcome, a log line or an ex
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
+from msgspec import Struct, structs
 
 from imagewatch import __version__
 from imagewatch.alerts.channels import SendResult
@@ -26,24 +25,27 @@ MAX_IN_RUN_WAIT_S = 15.0  # a platform asking for longer (DingTalk/WeCom: a minu
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 
 
-@dataclass(frozen=True)
-class Channel:
+class Channel(Struct, frozen=True):
     """A configured chat destination. ``url`` and ``secret`` are secrets and stay out of ``repr``."""
 
     name: str
-    platform: ModuleType = field(repr=False)
-    url: str = field(repr=False)
+    platform: ModuleType
+    url: str
     rule: ChannelRule
-    secret: str | None = field(default=None, repr=False)
+    secret: str | None = None
     mentions: tuple[str, ...] = ()
 
     @property
     def platform_name(self) -> str:
         return str(self.platform.NAME)
 
+    def __repr__(self) -> str:
+        """Without the URL and signing secret."""
+        shown = f"name={self.name!r}, platform={self.platform_name!r}, rule={self.rule!r}"
+        return f"Channel({shown}, mentions={self.mentions!r})"
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+
+class Outcome(Struct, frozen=True):
     """What happened when a channel was sent one digest."""
 
     channel: str
@@ -100,7 +102,7 @@ class Deliverer:
         detail never carries the webhook URL, its token or the signing secret, even when the
         platform's answer echoes them."""
         outcome = self._send(channel, payload)
-        return dataclasses.replace(outcome, detail=scrub(outcome.detail, *secret_parts(channel)))
+        return structs.replace(outcome, detail=scrub(outcome.detail, *secret_parts(channel)))
 
     def _send(self, channel: Channel, payload: dict[str, object]) -> Outcome:
         attempt = 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from imagewatch.alerts.ledger import Alert
 from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
@@ -18,8 +19,7 @@ HEADER = "imagewatch compliance"  # fixed text in every message, so keyword-filt
 KIND_ORDER = {"new": 0, "reminder": 1, "resolved": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class DigestItem:
+class DigestItem(Struct, frozen=True):
     kind: str  # new | reminder | resolved
     severity: str
     policy_id: str
@@ -42,8 +42,7 @@ class DigestItem:
         return (firing, SEVERITY_ORDER.get(self.severity, 0), self.policy_id, self.label)
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
+class Digest(Struct, frozen=True):
     target: str
     run_id: str
     generated_at: str  # ISO 8601 UTC
@@ -121,8 +120,7 @@ def build_digest(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Fitted:
+class Fitted(Struct, frozen=True):
     shown: tuple[DigestItem, ...]
     hidden: tuple[DigestItem, ...]
 

@@ -20,11 +20,11 @@ when it was seen and, per channel, what that channel has been told. The rules:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
+
+from msgspec import Struct, field, structs
 
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
@@ -34,8 +34,7 @@ HEARTBEAT_MS = 24 * 3_600_000
 Labels = Mapping[str, Mapping[str, str]]  # policy id -> that policy's routing labels
 
 
-@dataclass(slots=True)
-class Delivery:
+class Delivery(Struct):
     """What one channel has confirmed for one entry (ms timestamps; None = not yet).
 
     ``attempted_at`` is written just before a send and cleared by the platform's answer: if it is
@@ -59,8 +58,7 @@ class Delivery:
         return self.may_have_been_told and self.resolved_at is None
 
 
-@dataclass(slots=True)
-class LedgerEntry:
+class LedgerEntry(Struct):
     fingerprint: str
     policy_id: str
     subject: str
@@ -88,8 +86,7 @@ class LedgerEntry:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelRule:
+class ChannelRule(Struct, frozen=True):
     """The ledger's view of a channel: who it is, and what it wants to hear about."""
 
     name: str
@@ -119,8 +116,7 @@ class ChannelRule:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(Struct, frozen=True):
     """One thing one channel should be told."""
 
     kind: EventKind
@@ -128,8 +124,7 @@ class Alert:
     violation: Violation | None = None  # the current finding, for new and reminder alerts
 
 
-@dataclass(slots=True)
-class Reconciliation:
+class Reconciliation(Struct):
     entries: dict[str, LedgerEntry]
     new: list[LedgerEntry]
     still_open: list[LedgerEntry]
@@ -297,6 +292,6 @@ def _still_told(previous: LedgerEntry | None) -> dict[str, Delivery]:
 
 
 def _copy(entry: LedgerEntry) -> LedgerEntry:
-    return dataclasses.replace(
-        entry, deliveries={name: dataclasses.replace(d) for name, d in entry.deliveries.items()}
+    return structs.replace(
+        entry, deliveries={name: structs.replace(d) for name, d in entry.deliveries.items()}
     )

@@ -10,10 +10,10 @@ import json
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from msgspec import Struct
 
 from imagewatch.hss import signer
 from imagewatch.hss.errors import HssApiError, HssTransportError, error_fields, redact
@@ -112,8 +112,7 @@ class TokenAuth(httpx.Auth):
         yield request
 
 
-@dataclass(frozen=True, slots=True)
-class IamScope:
+class IamScope(Struct, frozen=True):
     """The project a password token is scoped to: by id, or by name (a region id such as cn-north-4)."""
 
     project_id: str | None = None

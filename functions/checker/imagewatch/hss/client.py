@@ -17,10 +17,10 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
+from msgspec import Struct
 
 from imagewatch import __version__
 from imagewatch.hss.budget import Budget
@@ -43,8 +43,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024  # a full page is well under 1 MB; anything ne
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 
-@dataclass(frozen=True, slots=True)
-class _Retry:
+class _Retry(Struct, frozen=True):
     """An attempt that may be tried again: what went wrong, its status, the server's Retry-After."""
 
     problem: Exception

@@ -12,8 +12,9 @@ de-duplicates on it and the alert ledger fingerprints violations with it (docs/h
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field
 
 from imagewatch.hss.errors import RecordError
 
@@ -47,8 +48,7 @@ IMAGE_FIELDS: dict[str, FieldKind] = {
 SEVERITY_RANK: dict[str, int] = {"Security": 0, "Low": 1, "Medium": 2, "High": 3}
 
 
-@dataclass(slots=True)
-class Image:
+class Image(Struct):
     """One image on one host, as HSS reports it."""
 
     image_name: str | None = None
@@ -72,7 +72,7 @@ class Image:
     host_id: str | None = None
     agent_id: str | None = None
     non_scan_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def identity(self) -> str:

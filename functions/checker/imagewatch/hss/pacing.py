@@ -20,8 +20,9 @@ to threads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from enum import Enum
+
+from msgspec import Struct
 
 DEFAULT_MAX_IN_FLIGHT = 8
 # 50 starts/s = 3,000 a minute: 2,000,000 images (10,000 pages) in about 200 s, a quarter of a Lambda's
@@ -40,8 +41,7 @@ class Outcome(Enum):
     OTHER = "other"  # anything else (5xx, timeouts, other 4xx): no signal about the quota
 
 
-@dataclass(frozen=True, slots=True)
-class PacingPolicy:
+class PacingPolicy(Struct, frozen=True):
     """The caps and how fast to recover; checked on creation."""
 
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
@@ -67,8 +67,7 @@ class PacingPolicy:
             raise ValueError(f"HSS recover_every: got {self.recover_every!r}, expected ≥ 1")
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(Struct, frozen=True):
     """One started request: when, and in which episode (``epoch`` counts the cuts so far)."""
 
     started_at: float

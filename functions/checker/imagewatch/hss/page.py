@@ -5,14 +5,14 @@ many attempts it took. Parsing runs in the thread that fetched the page, beside 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from imagewatch.hss.errors import HssTransportError, RecordError
 from imagewatch.hss.model import Image, parse_image
 
 
-@dataclass(slots=True)
-class Page:
+class Page(Struct):
     """One ListImageLocal answer: valid records, the ones that failed type checks, and how it went."""
 
     total_num: int

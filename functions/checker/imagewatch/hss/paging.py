@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from imagewatch.hss.budget import Budget
 from imagewatch.hss.dedup import DedupWindow
@@ -38,8 +39,7 @@ DEDUP_WINDOW_PAGES = 2
 REORDER_SLOTS = 2
 
 
-@dataclass(slots=True)
-class ListingStats:
+class ListingStats(Struct):
     """What a listing did; filled in while it is iterated."""
 
     pages: int = 0

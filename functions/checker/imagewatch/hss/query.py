@@ -12,10 +12,10 @@ The table below is the API page's (../shared/reference/hss-list-image-local.zh.t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct, structs
 
 from imagewatch.hss.errors import InvalidQueryError
 
@@ -29,8 +29,7 @@ LOCAL_IMAGE_TYPES = ("other_image", "swr_image")
 Kind = Literal["str", "int", "bool"]
 
 
-@dataclass(frozen=True, slots=True)
-class ParamSpec:
+class ParamSpec(Struct, frozen=True):
     """How one query parameter is typed and bounded."""
 
     name: str
@@ -105,8 +104,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
 FILTER_PARAMS = tuple(name for name in PARAM_SPECS if name not in ("offset", "limit"))
 
 
-@dataclass(frozen=True, slots=True)
-class ImageQuery:
+class ImageQuery(Struct, frozen=True):
     """The filters of one ListImageLocal listing; unset (None) parameters are not sent.
 
     Frozen and hashable, so policies with equal filters share one paged fetch.
@@ -155,7 +153,7 @@ class ImageQuery:
 
     def page(self, offset: int, limit: int = MAX_LIMIT) -> ImageQuery:
         """This query at another page (bounds are checked again)."""
-        return dataclasses.replace(self, offset=offset, limit=limit)
+        return structs.replace(self, offset=offset, limit=limit)
 
     def to_params(self) -> list[tuple[str, str]]:
         """The query string pairs, sorted by name as the SDK sends them; booleans as true/false."""

@@ -19,7 +19,8 @@ ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 EMPTY_BODY_HASH = hashlib.sha256(b"").hexdigest()
 
-_AUTH_RE = re.compile(
+# Compiled on first use (``re`` caches it): only the emulator parses Authorization headers.
+_AUTH_PATTERN = (
     r"^SDK-HMAC-SHA256\s+Access=(?P<access>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
     r"\s*Signature=(?P<signature>[0-9a-fA-F]+)$"
 )
@@ -110,7 +111,7 @@ def authorization(
 
 def parse_authorization(value: str) -> tuple[str, list[str], str] | None:
     """Split an ``Authorization`` value into (access key, signed header names, signature)."""
-    match = _AUTH_RE.match(value.strip())
+    match = re.match(_AUTH_PATTERN, value.strip())
     if match is None:
         return None
     return match["access"], match["signed"].split(";"), match["signature"].lower()

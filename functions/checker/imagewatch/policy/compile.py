@@ -12,8 +12,9 @@ table. Every value from a policy file is bound as a constant (``_k0``…), never
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct
 
 from imagewatch.hss.model import IMAGE_FIELDS, SEVERITY_RANK, Image
 from imagewatch.policy.conditions import AllOf, Leaf, Node, Not, fields_read
@@ -50,14 +51,13 @@ class _Generator:
         return "(" + joiner.join(self.expr(sub) for sub in node.children) + ")"
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledCondition:
+class CompiledCondition(Struct, frozen=True):
     """A condition tree and its compiled function; ``bind(now_ms)`` gives the per-image predicate."""
 
     node: Node
     source: str
     fields: tuple[str, ...]
-    factory: Callable[[int], Predicate] = field(repr=False)
+    factory: Callable[[int], Predicate]
 
     def bind(self, now_ms: int) -> Predicate:
         return self.factory(now_ms)

@@ -6,9 +6,9 @@ validation run reports every error. Shapes the schema already rejects are skippe
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from imagewatch.hss.model import IMAGE_FIELDS
 from imagewatch.policy.errors import BadValue, child, got, show
@@ -20,8 +20,7 @@ MAX_LEAVES = 200  # leaves per policy, all its conditions together
 Problems = list[tuple[str, str]]  # (JSON pointer, message)
 
 
-@dataclass(frozen=True, slots=True)
-class Leaf:
+class Leaf(Struct, frozen=True):
     """``{"field": F, "op": OP, "value": V}`` with V already turned into the compared constant."""
 
     pointer: str
@@ -32,20 +31,17 @@ class Leaf:
     constant: Any
 
 
-@dataclass(frozen=True, slots=True)
-class AllOf:
+class AllOf(Struct, frozen=True):
     pointer: str
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AnyOf:
+class AnyOf(Struct, frozen=True):
     pointer: str
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(Struct, frozen=True):
     pointer: str
     child: Node
 
@@ -55,6 +51,8 @@ Node = Leaf | AllOf | AnyOf | Not
 
 def suggest(word: str, choices: list[str]) -> str:
     """`` (did you mean 'x'?)`` when a close choice exists, else nothing."""
+    import difflib  # only a broken policy needs it; a run's cold start does not
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {show(close[0])}?)" if close else ""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class PolicyError:
+class PolicyError(Struct, frozen=True, order=True):
     """One problem in one policy file; ``line``/``column`` only for malformed JSON."""
 
     file: str

@@ -9,7 +9,8 @@ The clock is the ``now_ms`` given, never the system clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from imagewatch.hss.model import Image
 from imagewatch.policy.exemptions import EXPIRING_WINDOW_MS, Exemption
@@ -21,8 +22,7 @@ from imagewatch.violation import Violation
 OnMatch = Callable[[Image], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Exempted:
+class Exempted(Struct, frozen=True):
     """An image that broke a policy but was let pass by one of its exemptions."""
 
     policy_id: str
@@ -31,8 +31,7 @@ class Exempted:
     exemption: Exemption
 
 
-@dataclass(frozen=True, slots=True)
-class ExemptionReport:
+class ExemptionReport(Struct, frozen=True):
     """An exemption worth telling people about, with the images it concerns in this run.
 
     For an expired exemption: the images it would still cover, now violations again.
@@ -43,8 +42,7 @@ class ExemptionReport:
     subjects: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class EvaluationResult:
+class EvaluationResult(Struct):
     """Everything one evaluation found; small (no images), ready for the ledger and the report."""
 
     now_ms: int

@@ -9,8 +9,9 @@ shipped example gives the same verdict on every day it is run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from imagewatch.hss.errors import RecordError
 from imagewatch.hss.model import IMAGE_FIELDS, Image, parse_image
@@ -23,8 +24,7 @@ VERDICTS: tuple[Verdict, ...] = ("violation", "pass", "exempt")
 DEFAULT_EXAMPLES_NOW = parse_instant("2026-01-01T00:00:00Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Example:
+class Example(Struct, frozen=True):
     index: int
     pointer: str  # "/examples/2"
     expect: Verdict

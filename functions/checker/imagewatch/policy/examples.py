@@ -9,8 +9,9 @@ pushdown shows up in an example.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TextIO
+
+from msgspec import Struct
 
 from imagewatch.policy.evaluate import Evaluator
 from imagewatch.policy.example_cases import Example, Verdict
@@ -21,8 +22,7 @@ from imagewatch.policy.model import Policy
 from imagewatch.policy.pushdown import select_admits
 
 
-@dataclass(frozen=True, slots=True)
-class ExampleFailure:
+class ExampleFailure(Struct, frozen=True):
     policy: Policy
     example: Example
     actual: Verdict

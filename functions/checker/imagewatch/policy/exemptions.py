@@ -7,8 +7,9 @@ Dates (``YYYY-MM-DD``) hold through the end of that day, UTC. No expiry must be 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from imagewatch.policy.compile import CompiledCondition, compile_condition
 from imagewatch.policy.conditions import ConditionReader, Problems
@@ -18,8 +19,7 @@ from imagewatch.policy.instants import DAY_MS, parse_expiry
 EXPIRING_WINDOW_MS = 14 * DAY_MS
 
 
-@dataclass(frozen=True, slots=True)
-class Exemption:
+class Exemption(Struct, frozen=True):
     """One entry of a policy's ``exempt`` list."""
 
     policy_id: str

@@ -12,8 +12,9 @@ Counting is streaming: two integers and a few example labels per rule, never the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from imagewatch.hss.model import Image
 from imagewatch.policy.compile import CompiledCondition, Predicate, compile_condition
@@ -27,8 +28,7 @@ FLEET_PLACEHOLDERS = ("count", "total", "ratio", "percent", "threshold")
 EXAMPLES_CAP = 5
 
 
-@dataclass(frozen=True, slots=True)
-class FleetRule:
+class FleetRule(Struct, frozen=True):
     measure: Measure
     where: CompiledCondition
     among: CompiledCondition | None
@@ -41,8 +41,7 @@ class FleetRule:
         return f"{self.measure} {self.op.name} {self.threshold}"
 
 
-@dataclass(frozen=True, slots=True)
-class FleetFigure:
+class FleetFigure(Struct, frozen=True):
     """What a fleet rule measured in one run; ``figure`` is None when a ratio had no images to judge."""
 
     policy_id: str

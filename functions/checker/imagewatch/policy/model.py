@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from imagewatch.hss.query import ImageQuery
 from imagewatch.policy.compile import CompiledCondition
@@ -15,8 +15,7 @@ from imagewatch.policy.template import Template
 from imagewatch.violation import Severity
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Policy:
+class Policy(Struct, frozen=True, eq=False):
     """A policy: an image rule (``where``) or a fleet rule (``fleet``), never both."""
 
     id: str
@@ -32,7 +31,7 @@ class Policy:
     source: str  # the file it came from
     sha256: str  # of its canonical JSON (sorted keys, no whitespace, "$schema" left out)
     report_fields: tuple[str, ...] = field(default=())  # the fields a violation carries
-    violation: ViolationBuilder | None = field(default=None, repr=False)  # image rules: image -> Violation
+    violation: ViolationBuilder | None = None  # image rules: image -> Violation
     labels: tuple[tuple[str, str], ...] = ()  # routing labels, e.g. (("team", "payments"),)
 
     @property
@@ -40,8 +39,7 @@ class Policy:
         return self.fleet is not None
 
 
-@dataclass(slots=True)
-class LoadResult:
+class LoadResult(Struct):
     """The valid policies, the errors that kept others out, and non-fatal warnings."""
 
     policies: list[Policy] = field(default_factory=list)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from imagewatch.hss.model import IMAGE_FIELDS, SEVERITY_RANK
 from imagewatch.policy.durations import parse_duration
@@ -125,8 +126,7 @@ def _exists_expr(field: str, kind: Kind, const: str) -> str:
     return f"(i.{field} is not None)"
 
 
-@dataclass(frozen=True, slots=True)
-class Operator:
+class Operator(Struct, frozen=True):
     """One operator: which field kinds take it, how its value is read, what it compiles to."""
 
     name: str

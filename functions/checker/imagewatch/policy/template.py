@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from imagewatch.policy.conditions import suggest
 from imagewatch.policy.errors import BadValue
@@ -17,8 +18,7 @@ from imagewatch.policy.errors import BadValue
 MAX_MESSAGE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+class Template(Struct, frozen=True):
     """A parsed message: literal text and placeholder names, alternating."""
 
     text: str

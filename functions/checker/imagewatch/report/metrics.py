@@ -7,14 +7,14 @@ Powertools, which writes one EMF log line per dimension set (CloudWatch turns th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from imagewatch.violation import SEVERITIES
 
 
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
+class MetricPoint(Struct, frozen=True):
     name: str
     unit: str  # Count | Milliseconds
     value: float
