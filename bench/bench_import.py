@@ -3,15 +3,16 @@ alone, and what the handler imports that a run does not need.
 
     python bench/bench_import.py [--runs N]
 
-Each figure is the best of N fresh interpreters timing one import statement. "As deployed" is the
-package as functions/checker/Makefile builds it for sam build — copied without its local-only parts
-and compiled ahead of time (hash-unchecked .pyc) — with the packages that are in .venv but not in
-functions/checker/requirements.txt blocked: httpx imports its optional command line (click, pygments,
-rich) whenever they are installed, which the dev venv has and Lambda does not. "Without bytecode" is
-the same source with nothing precompiled, what SAM's default builder ships (Lambda's /var/task is
-read-only, so it compiles every module on every cold start). The dependencies are the third-party
-packages that imagewatch modules import directly (read from ``python -X importtime``), imported
-together (pip compiled their bytecode at install, as the Makefile does for the zip).
+Each figure is the best of N fresh interpreters timing one import statement, the cases taking turns.
+"As deployed" is the package as functions/checker/Makefile builds it for sam build — copied without
+its local-only parts and compiled ahead of time (hash-unchecked .pyc) — with the packages that are
+in .venv but not in functions/checker/requirements.txt blocked: httpx imports its optional command
+line (click, pygments, rich) whenever they are installed, which the dev venv has and Lambda does
+not. "Without bytecode" is the same source with nothing precompiled, what SAM's default builder
+ships (Lambda's /var/task is read-only, so it compiles every module on every cold start). The
+dependencies are the third-party packages that imagewatch modules import directly (read from
+``python -X importtime``), imported together (pip compiled their bytecode at install, as the
+Makefile does for the zip).
 """
 
 from __future__ import annotations

@@ -91,6 +91,13 @@ def test_hostile_events_get_short_clear_errors() -> None:
         node = node[0]
     with pytest.raises(EventError, match=r"^event: nested too deeply"):
         parse_event({"source": "manual", "action": "check", "policies": deep})
+    with pytest.raises(EventError, match=r"^event: nested too deeply"):  # before the source is quoted
+        parse_event({"source": deep})
+    with pytest.raises(EventError, match=r"^event: nested too deeply"):
+        parse_event({"source": "manual", "action": "check", "target": {"name": {"x": deep}}})
+    shallow = {"source": "manual", "action": "check", "policies": [[[["p"]]]]}  # wrong, but not a bomb
+    with pytest.raises(EventError, match=r"^/policies/0: \[\[\['p'\]\]\] is not of type 'string'"):
+        parse_event(shallow)
     with pytest.raises(EventError) as huge:
         parse_event({"source": "schedule", "scheduled_time": "x" * 1_000_000})
     assert str(huge.value).startswith("/scheduled_time: 'xxx") and len(str(huge.value)) <= 300

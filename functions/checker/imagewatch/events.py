@@ -96,6 +96,25 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_DEPTH = 16  # a valid event nests 2 levels (a target object, a policies list); hostile ones stop here
+
+
+def _nests_deeper_than(value: object, limit: int) -> bool:
+    """Level by level, not recursively: a hostile event cannot exhaust the stack, whatever the
+    Python version's recursion limits, and neither can validating or quoting it afterwards."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            if isinstance(node, Mapping | list | tuple)
+            for child in (node.values() if isinstance(node, Mapping) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, Mapping | list | tuple) for node in level)
+
+
 def _pointer(path: Any) -> str:
     return "/" + "/".join(str(part) for part in path) if path else "(event)"
 
@@ -123,14 +142,13 @@ def _manual_action_problems(event: Mapping[str, Any]) -> list[str]:
 def parse_event(event: object) -> RunRequest:
     if not isinstance(event, Mapping):
         raise EventError(f"event: got {type(event).__name__}, expected a JSON object")
+    if _nests_deeper_than(event, MAX_DEPTH):
+        raise EventError(f"event: nested too deeply to be an imagewatch event (more than {MAX_DEPTH} levels)")
     source = event.get("source")
     if not isinstance(source, str) or source not in SCHEMAS:
         raise EventError(_clip(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}"))
     validator = _validator(source)
-    try:
-        found = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
-    except RecursionError:
-        raise EventError("event: nested too deeply to be an imagewatch event") from None
+    found = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
     # jsonschema quotes the offending value: keep each message short, whatever the event holds
     problems = [_clip(f"{_pointer(p.absolute_path)}: {p.message}") for p in found]
     if source == "manual" and not problems:
