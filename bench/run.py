@@ -145,7 +145,7 @@ def memory_rows() -> list[Row]:
 
 
 def import_rows() -> tuple[list[Row], list[str]]:
-    print("== handler import time (fresh interpreters taking turns, best of 7) ==", flush=True)
+    print(f"== handler import time (fresh interpreters in turn, best of {bench_import.RUNS}) ==", flush=True)
     r = bench_import.run()
     print(
         f"  import app {r.app_s * 1000:.0f} ms as deployed (precompiled bytecode),"
