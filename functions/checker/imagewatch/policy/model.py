@@ -30,7 +30,7 @@ class Policy(Struct, frozen=True, eq=False):
     examples: tuple[Example, ...]
     source: str  # the file it came from
     sha256: str  # of its canonical JSON (sorted keys, no whitespace, "$schema" left out)
-    report_fields: tuple[str, ...] = field(default=())  # the fields a violation carries
+    report_fields: tuple[str, ...] = ()  # the fields a violation carries
     violation: ViolationBuilder | None = None  # image rules: image -> Violation
     labels: tuple[tuple[str, str], ...] = ()  # routing labels, e.g. (("team", "payments"),)
 
