@@ -241,7 +241,7 @@ def test_wrong_typed_record_is_reported_and_makes_the_read_incomplete(client: Hs
     got = records(listing)
     assert len(got) == 599 and not listing.complete
     [error] = listing.record_errors
-    assert (error.field, error.value, error.offset) == ("vul_num", "many", 205)
+    assert (error.field, error.value, error.offset) == ("vul_num", "'many'", 205)
 
 
 def test_token_expiry_mid_run_is_refreshed_once(emulator: Emulator, emulator_clock, sleeps) -> None:

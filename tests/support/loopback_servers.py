@@ -5,6 +5,7 @@ whose answer never ends (body size caps). Each counts what it did, so tests asse
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 from collections.abc import Callable
@@ -113,3 +114,40 @@ def refused_url(path: str = "/hook") -> str:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+class Trickle(_Server):
+    """Answers every request one byte every ``interval_s`` for as long as the client listens: the head
+    at once and then the body a byte at a time, or (``headers_too=True``) the head itself a byte at a
+    time, in a header line that never ends. Counts the bytes it trickled."""
+
+    def __init__(self, *, headers_too: bool = False, interval_s: float = 0.02) -> None:
+        super().__init__(self._trickle)
+        self.headers_too = headers_too
+        self.interval_s = interval_s
+        self.bytes_sent = 0
+        self.hung_up = threading.Event()
+
+    def _trickle(self, client: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = client.recv(65536)
+                if not data:
+                    return
+                request += data
+            if self.headers_too:  # a header line that never ends
+                stream = itertools.chain(b"HTTP/1.1 200 OK\r\nX-Trickle: ", itertools.repeat(ord("a")))
+            else:
+                client.sendall(head)
+                stream = itertools.repeat(ord(" "))
+            for byte in stream:
+                if self._stop.wait(self.interval_s):  # pacing the peer, not synchronising the test
+                    return
+                client.sendall(bytes([byte]))
+                self.bytes_sent += 1
+        except OSError:
+            pass
+        finally:
+            self.hung_up.set()

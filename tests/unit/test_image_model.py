@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagewatch.hss.errors import RecordError
-from imagewatch.hss.model import IMAGE_FIELDS, parse_image
+from imagewatch.hss.model import IMAGE_FIELDS, check_identity, parse_image
 
 EXAMPLE = {
     "image_id": "f757deea-781e-45ec-90ec-f199249890df", "image_name": "webshell-ljx", "image_version": "v1",
@@ -35,7 +35,61 @@ def test_unknown_fields_are_kept_not_rejected() -> None:
 def test_null_and_absent_fields_are_none() -> None:
     image = parse_image({"image_name": "x", "vul_num": None})
     assert image.vul_num is None and image.host_id is None
-    assert image.identity == "x:@"
+    assert image.identity == "x:@"  # a policy example may say this little; a record from HSS may not
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"host_id": "h1", "vul_num": 3},  # names no image
+        {"image_id": "", "image_digest": "", "image_name": "", "host_id": "h1"},  # empty names
+        {"image_id": "i1"},  # no host
+        {"image_id": "i1", "host_id": ""},
+        {"image_id": "i1", "host_id": None},
+        {},
+    ],
+)
+def test_a_record_without_identity_is_a_record_error(record: dict) -> None:
+    """Review row 12: five records with no ids collapsed into one and the read was still complete."""
+    with pytest.raises(RecordError, match="offset 7"):
+        check_identity(parse_image(record, offset=7), offset=7)
+
+
+def test_strings_are_clipped_to_their_documented_bounds_and_the_record_says_so() -> None:
+    """Review row 5: 1,500 records with 100 KB names needed 5.4 GB; every string has a documented bound."""
+    image = parse_image(
+        {**EXAMPLE, "image_name": "n" * 100_000, "host_name": "h" * 5000, "agent_id": "a" * 129}
+    )
+    assert (len(image.image_name), len(image.host_name), len(image.agent_id)) == (256, 128, 128)
+    assert image.clipped == ("image_name", "host_name", "agent_id")
+    assert image.to_dict()["imagewatch_clipped"] == ["image_name", "host_name", "agent_id"]
+    assert parse_image(EXAMPLE).clipped == ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 257, list(range(17)), {"k": "v" * 300}, {"k": {"deep": 1}}, [[1]], {"k" * 65: 1}],
+)
+def test_unknown_fields_too_big_or_nested_are_dropped_and_marked(value: object) -> None:
+    """Review row 5: unknown fields are kept for reports, so they are bounded too."""
+    image = parse_image({**EXAMPLE, "risk": value, "ok": 1})
+    assert image.extra == {"ok": 1} and image.clipped == ("extra",)
+
+
+def test_at_most_32_unknown_fields_are_kept() -> None:
+    image = parse_image({**EXAMPLE, **{f"f{i}": i for i in range(1000)}})
+    assert len(image.extra) == 32 and image.clipped == ("extra",)
+
+
+def test_a_record_error_keeps_a_short_description_never_the_value() -> None:
+    """Review row 5: a record error used to hold the whole offending value (megabytes, or deep)."""
+    nested: list = []
+    for _ in range(50_000):
+        nested = [nested]
+    for value in ("v" * 1_000_000, nested, {"k": "v" * 1_000_000}):
+        with pytest.raises(RecordError) as caught:
+            parse_image({**EXAMPLE, "vul_num": value})
+        assert len(caught.value.value) <= 80 and len(str(caught.value)) < 200
 
 
 @pytest.mark.parametrize(
@@ -56,7 +110,7 @@ def test_wrong_types_are_reported_with_field_value_and_offset(
     with pytest.raises(RecordError) as caught:
         parse_image({**EXAMPLE, field: value}, offset=412)
     error = caught.value
-    assert (error.field, error.value, error.expected, error.offset) == (field, value, expected, 412)
+    assert (error.field, error.value, error.expected, error.offset) == (field, repr(value), expected, 412)
     assert f"offset 412: field {field!r}" in str(error)
 
 

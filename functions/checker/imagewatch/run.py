@@ -168,7 +168,10 @@ def find_violations(
                 f"incomplete read of {planned.query.describe()}: nothing in it is marked resolved"
                 f" ({'; '.join(outcome.problems[:3])})"
             )
-    findings.violations.sort(key=Violation.sort_key)
+    # one violation per fingerprint: a listing that met repeats it could not drop (and is therefore
+    # incomplete) may have evaluated a record twice
+    unique = {v.fingerprint: v for v in reversed(findings.violations)}
+    findings.violations = sorted(unique.values(), key=Violation.sort_key)
     return findings
 
 

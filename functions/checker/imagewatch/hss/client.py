@@ -13,7 +13,6 @@ worker thread while the caller evaluates the previous one.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from msgspec import Struct
 
-from imagewatch import __version__
+from imagewatch import __version__, http_deadline
 from imagewatch.hss.budget import Budget
 from imagewatch.hss.errors import HssApiError, HssThrottledError, HssTransportError, error_fields, redact
 from imagewatch.hss.gate import Gate
@@ -32,11 +31,17 @@ from imagewatch.hss.paging import DEDUP_WINDOW_PAGES, Listing, ListingStats
 from imagewatch.hss.query import MAX_LIMIT, ImageQuery
 from imagewatch.hss.signer import encode_query
 from imagewatch.retry import RetryPolicy, parse_retry_after
+from imagewatch.untrusted_json import UntrustedJsonError, decode
 
 __all__ = ["DEDUP_WINDOW_PAGES", "HssClient", "Listing", "ListingStats", "Page"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a full page is well under 1 MB; anything near this is not HSS
+# One exchange (connect, send, headers, body; an IAM token request inside it too) ends within this,
+# however slowly the peer trickles: a page of 200 records is ~0.1-1 MB, seconds on any link.
+EXCHANGE_DEADLINE_S = 60.0
+# A page of 200 records with every string at its documented bound is ~1 MB (more with \u escapes);
+# anything past this is not a ListImageLocal page and is refused before it is read whole.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 # Retried: 429 (APIG.0308) and 502/503/504, plus answers that never arrived (connection errors,
 # timeouts, non-JSON bodies). Other 4xx are final: the same request would fail the same way, and
 # repeated AK/SK failures lock the AK for five minutes.
@@ -70,10 +75,12 @@ class HssClient:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        exchange_deadline_s: float = EXCHANGE_DEADLINE_S,
     ) -> None:
         """``max_in_flight`` requests at once and ``max_rps`` a second at most (``hss.pacing`` says
         why 8 and 50). ``sleep`` waits between retries (default: real time, cut short when a listing
         stops); ``clock`` is wall time (``Retry-After`` dates), ``monotonic`` times deadlines and pacing.
+        Each exchange ends within ``exchange_deadline_s`` of real time, and by a listing's deadline.
         """
         if not project_id:
             raise ValueError("HSS_PROJECT_ID: a project id is required")
@@ -92,12 +99,14 @@ class HssClient:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         connections = max_in_flight + 2  # the pages in flight, plus IAM token requests
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._auth = auth
+        self.exchange_deadline_s = exchange_deadline_s
         self._http = httpx.Client(
             auth=auth,
             timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            transport=transport or http_deadline.transport(limits),
+            limits=limits,
             verify=True,
             follow_redirects=False,
             headers={"User-Agent": f"imagewatch/{__version__}"},
@@ -135,7 +144,7 @@ class HssClient:
                 attempt += 1
                 ticket = self.gate.acquire(budget, resuming=holding)
                 holding = False
-                answer = self._attempt(url, ticket, offset, attempt, throttled)
+                answer = self._attempt(url, ticket, offset, page_query.limit, budget, attempt, throttled)
                 if isinstance(answer, Page):
                     return answer
                 holding = answer.status == 429  # the gate holds the others until we go again
@@ -158,20 +167,38 @@ class HssClient:
         values = getattr(self._auth, "secret_values", None)
         return tuple(values()) if callable(values) else ()
 
-    def _attempt(self, url: str, ticket: Ticket, offset: int, attempt: int, throttled: int) -> Page | _Retry:
+    def _attempt(
+        self,
+        url: str,
+        ticket: Ticket,
+        offset: int,
+        limit: int,
+        budget: Budget | None,
+        attempt: int,
+        throttled: int,
+    ) -> Page | _Retry:
         """One GET: the page, what to retry, or a final error raised."""
         try:
-            status, headers, body = self._send(url, ticket, retries_left=attempt < self.retry.max_attempts)
+            status, headers, body = self._send(
+                url, ticket, budget, retries_left=attempt < self.retry.max_attempts
+            )
+        except httpx.TimeoutException as exc:
+            return _Retry(
+                HssTransportError(
+                    f"timed out ({exc.__class__.__name__}; an exchange may take "
+                    f"{self.exchange_deadline_s:g} s at most, and ends at the run's fetch deadline)"
+                )
+            )
         except (httpx.TransportError, HssTransportError) as exc:
             return _Retry(exc)
-        request_id = headers.get("X-Request-Id")
+        request_id = _header(headers, "X-Request-Id")
         if status == 200:
             try:
-                return parse_page(body, offset, request_id, attempt, throttled)
+                return parse_page(body, offset, limit, request_id, attempt, throttled)
             except HssTransportError as exc:
                 return _Retry(exc)
         code, msg = _decode_error(body)
-        msg = redact(msg, self._secrets())
+        code, msg = redact(code, self._secrets(), 64), redact(msg, self._secrets())
         if status not in RETRYABLE_STATUS or attempt >= self.retry.max_attempts:
             error_type = HssThrottledError if status == 429 else HssApiError
             raise error_type(status, code, msg, request_id, attempts=attempt)
@@ -186,12 +213,19 @@ class HssClient:
         else:
             time.sleep(seconds)
 
-    def _send(self, url: str, ticket: Ticket, *, retries_left: bool) -> tuple[int, httpx.Headers, bytes]:
+    def _send(
+        self, url: str, ticket: Ticket, budget: Budget | None, *, retries_left: bool
+    ) -> tuple[int, httpx.Headers, bytes]:
         """One attempt; the gate hears how it went, whatever happens (a 429 with retries left holds
-        the other requests back until this one goes again)."""
+        the other requests back until this one goes again). The whole exchange ends by its own
+        deadline or the listing's, whichever comes first, however slowly the answer trickles."""
         outcome = Outcome.OTHER
+        deadline = time.monotonic() + self.exchange_deadline_s
+        if budget is not None and budget.deadline is not None:  # on the client's monotonic clock
+            deadline = min(deadline, time.monotonic() + budget.remaining())
         try:
-            status, headers, body = self._get(url)
+            with http_deadline.within(deadline):
+                status, headers, body = self._get(url)
             if status == 200:
                 outcome = Outcome.OK
             elif status == 429:
@@ -224,7 +258,14 @@ class HssClient:
 
 
 def _decode_error(body: bytes) -> tuple[str | None, str | None]:
+    """(error_code, error_msg) of an error answer; unclipped (the caller redacts, then clips)."""
     try:
-        return error_fields(json.loads(body))
-    except ValueError:
-        return None, body[:200].decode("utf-8", "replace") or None
+        return error_fields(decode(body))
+    except UntrustedJsonError:
+        return None, body[:4096].decode("utf-8", "replace") or None
+
+
+def _header(headers: httpx.Headers, name: str) -> str | None:
+    """A header of an outside answer, bounded: it ends up in messages and reports."""
+    value = headers.get(name)
+    return value[:128] if value else None

@@ -11,7 +11,11 @@ been seen: memory follows the pages in flight, never the inventory.
 
 from __future__ import annotations
 
+from array import array
+
 from imagewatch.hss.model import Image
+
+HASH_BUCKETS = 256
 
 
 class DedupWindow:
@@ -63,3 +67,27 @@ class DedupWindow:
         span = self.span
         for index in [i for i in self._seen if all(self._done(j) for j in range(i - span, i + span + 1))]:
             del self._seen[index]
+
+
+class IdentityTally:
+    """Every identity a listing kept, as an 8-byte hash: finds the repeats ``DedupWindow`` cannot see
+    (more than its span apart), without keeping the identities.
+
+    A hostile or broken server can repeat records far apart (pages that ignore the offset); with
+    ``total_num`` unchanged, each repeat hides a record that was not read. Hashes are kept in 256
+    arrays by their low byte, so the final count needs only one bucket's set at a time: 8 bytes per
+    record, ~16 MB at the API's 2,000,000-record ceiling. Python's string hash is 64-bit: a collision
+    among 2,000,000 identities has odds of about 1 in 10 million, and would only make a read look
+    incomplete (nothing resolves), never complete.
+    """
+
+    def __init__(self) -> None:
+        self._buckets = [array("q") for _ in range(HASH_BUCKETS)]
+
+    def add(self, identity: str) -> None:
+        key = hash(identity)
+        self._buckets[key & (HASH_BUCKETS - 1)].append(key)
+
+    def repeats(self) -> int:
+        """How many identities were added more than once (each extra copy counts one)."""
+        return sum(len(bucket) - len(set(bucket)) for bucket in self._buckets)

@@ -5,6 +5,8 @@ Messages name the parameter, field or request id involved, never a credential.
 
 from __future__ import annotations
 
+import re
+
 
 class HssError(Exception):
     """Base class for HSS client errors."""
@@ -61,14 +63,26 @@ class RecordError(HssError):
 
     def __init__(self, field: str, value: object, expected: str, *, offset: int | None = None) -> None:
         self.field = field
-        self.value = value
+        self.value = short_repr(value)  # never the value itself: it may be megabytes, or nested deep
         self.expected = expected
         self.offset = offset
         where = f" at offset {offset}" if offset is not None else ""
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"image record{where}: field {field!r} is {shown}, expected {expected}")
+        super().__init__(f"image record{where}: field {field!r} is {self.value}, expected {expected}")
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr`` of an outside value, clipped, without walking containers (a deep one would recurse)."""
+    if isinstance(value, dict | list):
+        items = list(value.values()) if isinstance(value, dict) else value
+        if len(items) > 8 or any(isinstance(item, dict | list) for item in items):
+            return f"{type(value).__name__} of {len(items)} item{'s' if len(items) != 1 else ''}"
+        value = {str(k)[:limit]: v for k, v in value.items()} if isinstance(value, dict) else value
+        items = [item[:limit] if isinstance(item, str) else item for item in items]
+        value = dict(zip(value, items, strict=True)) if isinstance(value, dict) else items
+    elif isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 class InventoryTooLargeError(HssError):
@@ -81,6 +95,13 @@ class InventoryTooLargeError(HssError):
             f"HSS reports {total_num} images but ListImageLocal pages only up to offset 2,000,000: "
             f"{total_num - reachable} images are unreachable; narrow the query (select) to split it"
         )
+
+
+def _text(value: object) -> str | None:
+    """A code or message as text; unclipped (``redact`` clips after redacting), never a container."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else short_repr(value, 200)
 
 
 def error_fields(body: object) -> tuple[str | None, str | None]:
@@ -97,16 +118,28 @@ def error_fields(body: object) -> tuple[str | None, str | None]:
     for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
         if code_key in body or msg_key in body:
             code, msg = body.get(code_key), body.get(msg_key)
-            return (None if code is None else str(code)), (None if msg is None else str(msg)[:500])
+            return _text(code), _text(msg)
     return None, None
 
 
-def redact(text: str | None, secrets: tuple[str, ...]) -> str | None:
-    """``text`` with every secret value replaced: the gateway quotes the AK in some error messages
-    ("Get secretKey failed,ak:…", a canonical request with ``Access=…``)."""
+MAX_MESSAGE = 500  # characters of an error message kept, after redaction
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_.~-]{12,}")
+
+
+def redact(text: str | None, secrets: tuple[str, ...], limit: int = MAX_MESSAGE) -> str | None:
+    """``text`` with every secret value replaced, then clipped to ``limit`` — in that order, so a
+    clipped quote cannot keep part of a secret. The gateway quotes the AK in some error messages
+    ("Get secretKey failed,ak:…", a canonical request with ``Access=…``), and may quote a token in part:
+    any run of 12+ token characters that is a piece of a secret is replaced too."""
     if not text:
         return text
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    long_secrets = [secret for secret in secrets if secret and len(secret) >= 12]
+    if long_secrets:
+        text = _TOKEN_RUN.sub(
+            lambda run: "***" if any(run.group() in secret for secret in long_secrets) else run.group(),
+            text,
+        )
+    return text if len(text) <= limit else text[: limit - 1] + "…"

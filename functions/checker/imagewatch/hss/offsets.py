@@ -4,6 +4,10 @@ Pages of ``limit`` records follow the first one, up to the largest ``total_num``
 inventory that grows while it is read is read to its new end, as a sequential pager would), never past
 the API's offset ceiling (2,000,000), and not past a short page (the listing ended there). Offsets are
 handed out in increasing order, so "after a short page" is simply "from now on".
+
+A short page is only an ending when ``total_num`` agrees: a page at offset 400 holding 10 records while
+``total_num`` says 1,000 is a lie or a loss, and the plan records it as a problem (the listing is then
+incomplete and resolves nothing).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ class OffsetPlan:
         self.limit = limit
         self.total = first.total_num  # the largest total_num seen
         self._next = start + limit
-        self._ended = first.size < limit
+        self._ended = False
+        self.problems: list[str] = []
+        self.observe(first)
 
     def peek(self) -> int | None:
         """The offset ``next`` would hand out, without taking it."""
@@ -39,9 +45,17 @@ class OffsetPlan:
         return not (self._ended or offset >= self.total or offset > MAX_OFFSET)
 
     def observe(self, page: Page) -> None:
+        """Learn ``total_num`` and where the listing ends; a short page that ``total_num`` contradicts
+        is a problem."""
         self.total = max(self.total, page.total_num)
         if page.size < self.limit:
             self._ended = True
+            remaining = min(page.total_num, self.reachable) - page.offset
+            if page.size < min(remaining, self.limit):
+                self.problems.append(
+                    f"the page at offset {page.offset} held {page.size} records where total_num "
+                    f"{page.total_num} says {min(remaining, self.limit)} remain there"
+                )
 
     def index(self, offset: int) -> int:
         """The page's position in the listing (0 = the first page)."""

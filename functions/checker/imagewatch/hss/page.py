@@ -1,15 +1,28 @@
 """One ListImageLocal answer, parsed: typed records, the ones that failed their type checks, and how
 many attempts it took. Parsing runs in the thread that fetched the page, beside the others in flight.
+
+An answer is refused (a transport problem: retried, then the listing fails) when its shape cannot be a
+page of this listing: not a JSON object, nested past any real answer, ``total_num`` not a count,
+``data_list`` not an array — or missing/null while ``total_num`` says records remain at this offset —
+or more records than the ``limit`` asked for. Before decoding, the body's commas and brackets are
+counted: a page of ``limit`` records cannot hold more than ``MAX_ELEMENTS_PER_RECORD`` values or
+``MAX_CONTAINERS_PER_RECORD`` objects/arrays per record, so a hostile answer is refused before it can
+become millions of Python objects (docs/hss.md, "Answers that cannot be a page").
 """
 
 from __future__ import annotations
 
-import json
-
 from msgspec import Struct
 
 from imagewatch.hss.errors import HssTransportError, RecordError
-from imagewatch.hss.model import Image, parse_image
+from imagewatch.hss.model import Image, check_identity, parse_image
+from imagewatch.untrusted_json import UntrustedJsonError, decode
+
+# A record has ~21 documented fields plus a few unknown ones: these leave room for growth, and still
+# keep the decode of any accepted body to a few MB of Python objects.
+MAX_ELEMENTS_PER_RECORD = 256
+MAX_CONTAINERS_PER_RECORD = 16
+MAX_DEPTH = 8  # {"data_list": [{record: {an unknown field's object}}]} is 4 deep
 
 
 class Page(Struct):
@@ -22,27 +35,50 @@ class Page(Struct):
     request_id: str | None
     attempts: int
     throttled: int = 0  # attempts answered 429
+    offset: int = 0
 
 
-def parse_page(body: bytes, offset: int, request_id: str | None, attempts: int, throttled: int = 0) -> Page:
+def parse_page(
+    body: bytes,
+    offset: int,
+    limit: int,
+    request_id: str | None,
+    attempts: int,
+    throttled: int = 0,
+) -> Page:
     """Check the answer's shape (a transport problem when wrong: retried) and type every record (a
     record problem when wrong: reported, never coerced)."""
+    where = f"ListImageLocal answer at offset {offset}"
+    if body.count(b",") > limit * MAX_ELEMENTS_PER_RECORD or (
+        body.count(b"{") + body.count(b"[") > limit * MAX_CONTAINERS_PER_RECORD
+    ):
+        raise HssTransportError(f"{where}: holds far more values than {limit} records can; refused unread")
     try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise HssTransportError(f"ListImageLocal answer is not JSON ({exc.__class__.__name__})") from None
+        data = decode(body, max_depth=MAX_DEPTH)
+    except UntrustedJsonError as exc:
+        raise HssTransportError(f"{where} is not usable JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise HssTransportError("ListImageLocal answer is not a JSON object")
+        raise HssTransportError(f"{where} is not a JSON object")
     total = data.get("total_num")
-    records = data.get("data_list") or []
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise HssTransportError(f"ListImageLocal answer: total_num is {total!r}, expected an integer ≥ 0")
+        shown = total if isinstance(total, int | float | None) else type(total).__name__
+        raise HssTransportError(f"{where}: total_num is {shown!r}, expected an integer ≥ 0")
+    records = data.get("data_list")
+    if records is None:
+        if offset < total:
+            state = "missing" if "data_list" not in data else "null"
+            raise HssTransportError(
+                f"{where}: data_list is {state} while total_num {total} says records remain"
+            )
+        records = []
     if not isinstance(records, list):
-        raise HssTransportError("ListImageLocal answer: data_list is not an array")
+        raise HssTransportError(f"{where}: data_list is not an array")
+    if len(records) > limit:
+        raise HssTransportError(f"{where}: data_list holds {len(records)} records, more than limit {limit}")
     images, errors = [], []
     for index, record in enumerate(records):
         try:
-            images.append(parse_image(record, offset=offset + index))
+            images.append(check_identity(parse_image(record, offset=offset + index), offset=offset + index))
         except RecordError as exc:
             errors.append(exc)
-    return Page(total, len(records), images, errors, request_id, attempts, throttled)
+    return Page(total, len(records), images, errors, request_id, attempts, throttled, offset)

@@ -8,9 +8,11 @@ their turn comes: the same inventory then always yields the same sequence (repor
 tests are reproducible), at the cost of holding a page that arrived early — bounded, since requests
 never run more than ``REORDER_SLOTS × max_in_flight`` pages ahead of the next page to hand over.
 
-Memory holds those pages and the de-duplication window's identity sets, never the inventory.
-An incomplete read — a malformed record, ``total_num`` changing while paging, an inventory beyond the
-offset ceiling, the time budget running out — is reported in ``problems`` and must resolve nothing.
+Memory holds those pages and the de-duplication window's identity sets, never the inventory (plus an
+8-byte hash per record, to find repeats the window cannot see). An incomplete read — a malformed
+record, ``total_num`` changing while paging, answers that do not add up to ``total_num`` (a short or
+missing page, a page longer than the rest, repeats), an inventory beyond the offset ceiling, the time
+budget running out — is reported in ``problems`` and must resolve nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 from imagewatch.hss.budget import Budget
-from imagewatch.hss.dedup import DedupWindow
+from imagewatch.hss.dedup import DedupWindow, IdentityTally
 from imagewatch.hss.errors import InventoryTooLargeError, ListingStopped, RecordError
 from imagewatch.hss.model import Image
 from imagewatch.hss.offsets import OffsetPlan
@@ -67,6 +69,8 @@ class Listing:
         self.problems: list[str] = []
         self.finished = False
         self._changed_total: int | None = None
+        self._identities = IdentityTally()
+        self._clipped_identities = 0
 
     @property
     def complete(self) -> bool:
@@ -105,7 +109,34 @@ class Listing:
                 f"total_num changed while paging ({self.stats.first_total} → {self._changed_total}): "
                 "records may have been missed or repeated"
             )
+        else:
+            self.problems.extend(plan.problems)
+            if not stopped:
+                self.problems.extend(self._unaccounted(plan))
         self.finished = True
+
+    def _unaccounted(self, plan: OffsetPlan) -> list[str]:
+        """What the read fails to account for, ``total_num`` having stayed the same: records read that
+        do not add up to it, repeats (with an unchanged total, a repeat means a record was missed),
+        and records whose identity fields had to be clipped (they may merge two records)."""
+        stats, problems = self.stats, []
+        if not plan.problems and stats.records != plan.expected:
+            problems.append(
+                f"read {stats.records} records where total_num {plan.total} says {plan.expected}: "
+                "the answers do not account for the inventory"
+            )
+        far = self._identities.repeats()
+        if stats.duplicates or far:
+            problems.append(
+                f"{stats.duplicates + far} records came twice ({far} more than {DEDUP_WINDOW_PAGES} "
+                "pages apart) while total_num stayed the same: as many others were not read"
+            )
+        if self._clipped_identities:
+            problems.append(
+                f"{self._clipped_identities} records had identity fields longer than documented "
+                "(clipped): distinct records may have been merged"
+            )
+        return problems
 
     def _rest(self, plan: OffsetPlan, window: DedupWindow, budget: Budget) -> Generator[Image, None, bool]:
         """Every page after the first, ``max_in_flight`` at a time, handed over in offset order.
@@ -183,4 +214,7 @@ class Listing:
         self.record_errors.extend(page.record_errors)
         kept, dropped = window.keep(index, page.images)
         stats.duplicates += dropped
+        for image in kept:
+            self._identities.add(image.identity)
+            self._clipped_identities += image.identity_clipped
         return kept
