@@ -4,15 +4,18 @@ the ledger is partitioned by target, so targets never see each other's alerts.""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from imagewatch import aws, secret_settings
 from imagewatch.emulator import Credentials, Emulator, Fleet
+from imagewatch.events import EventError
 from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
@@ -72,6 +75,8 @@ def two_targets(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
                 "settings_secret": arn,
             }
         for name, value in {
+            # the emulators are not Huawei Cloud: the operator lists them for the targets' endpoints
+            "HSS_ENDPOINT_ALLOWLIST": f"{a.url.split('//')[1]},{b.url.split('//')[1]}",
             "STATE_TABLE": table,
             "WEBHOOK_URL": sink.url,
             "POLICY_PATH": str(policies),
@@ -123,3 +128,114 @@ def test_a_target_with_the_wrong_credentials_fails_loudly_without_touching_other
         run_target(wrong)
     assert two_targets["sink"].attempts == 0
     assert run_target(two_targets["targets"]["team-a"])["new"] == len(EXPECTED)
+
+
+# -- issue 12 row 2: an event cannot redirect the deployment's credentials ------------------------------
+
+
+class _Listener(ThreadingHTTPServer):
+    """Stands for the review's hostile HSS (127.0.0.1 only): records every request, issues a token to
+    anyone, and answers every listing with an empty one."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _record(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.seen.append((self.command, self.path, dict(self.headers), body))
+
+            def do_POST(self) -> None:
+                self._record()
+                answer = json.dumps({"token": {"expires_at": "2099-01-01T00:00:00.000000Z"}}).encode()
+                self.send_response(201)
+                self.send_header("X-Subject-Token", "attacker-issued")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def do_GET(self) -> None:
+                self._record()
+                answer = json.dumps({"total_num": 0, "data_list": []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def listener() -> Iterator[_Listener]:
+    server = _Listener()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+AUTH_MODES = {
+    "token": {"HSS_REGION": "cn-north-4", "HSS_AUTH_TOKEN": "deployment-token-0000"},
+    "iam-password": {
+        "HSS_IAM_USER": "ops",
+        "HSS_IAM_PASSWORD": "deployment-password-0000",
+        "HSS_IAM_DOMAIN": "d",
+    },
+    "aksk": {"HSS_REGION": "cn-north-4", "HSS_AK": "DEMOAK", "HSS_SK": "demo-secret"},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(AUTH_MODES))
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_event_cannot_send_the_deployments_credentials_to_its_own_endpoint(
+    env: dict, listener: _Listener, sink: WebhookSink, monkeypatch: pytest.MonkeyPatch, mode: str, scheme: str
+) -> None:
+    """Issue 12 row 2, the review's repro: {"source": "manual", "action": "check", "target": {"name":
+    "prod", "endpoint": "http://127.0.0.1:18041"}} sent the deployment's X-Auth-Token there, and with IAM
+    password login (no region: IAM fell back to the HSS endpoint) POSTed the password there. Now the
+    event is refused before any request: nothing reaches the listener, nothing is sent to chat."""
+    for name in ("HSS_AK", "HSS_SK", "HSS_REGION", "HSS_ENDPOINT_ALLOWLIST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in AUTH_MODES[mode].items():
+        monkeypatch.setenv(name, value)
+    endpoint = listener.url.replace("http://", f"{scheme}://")
+    event = {"source": "manual", "action": "check", "target": {"name": "prod", "endpoint": endpoint}}
+    with pytest.raises(
+        EventError, match=r"^/target/endpoint: got 'https?://127\.0\.0\.1:\d+', expected an https://hss"
+    ):
+        lambda_handler(event, LocalContext())
+    assert listener.seen == [] and sink.attempts == 0
+
+
+def test_an_answer_from_another_endpoint_never_resolves_the_configured_ones_violations(
+    env: dict, hss: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 row 2: the ledger key stayed the region's whatever the endpoint, so an empty answer from
+    another endpoint resolved every real violation (3,000 in the review). Each endpoint that is not the
+    region's own now has its own partition: an allowlisted second endpoint with an empty fleet resolves
+    nothing of the configured endpoint's."""
+    with Emulator(Fleet.from_records([])) as empty:
+        monkeypatch.setenv("HSS_REGION", "cn-north-4")
+        monkeypatch.setenv("HSS_ENDPOINT_ALLOWLIST", empty.url.split("//")[1])
+        scheduled = {"source": "schedule", "scheduled_time": "2026-11-26T08:00:00Z"}
+        first = lambda_handler(scheduled, LocalContext())
+        assert (
+            first["new"] == len(EXPECTED)
+            and first["target"] == f"cn-north-4@{hss.url.split('//')[1]}/{hss.project_id}/0"
+        )
+        other = lambda_handler(
+            {"source": "manual", "action": "check", "target": {"name": "other", "endpoint": empty.url}},
+            LocalContext(),
+        )
+        assert other["target"] == f"cn-north-4@{empty.url.split('//')[1]}/{hss.project_id}/0"
+        assert (other["new"], other["resolved"]) == (0, 0)
+        again = lambda_handler(scheduled, LocalContext())
+        assert (again["new"], again["resolved"], again["still_open"]) == (0, 0, len(EXPECTED))

@@ -137,7 +137,7 @@ REFUSED = [
 @pytest.mark.parametrize("url", ACCEPTED)
 def test_https_or_loopback_http_is_accepted(url: str) -> None:
     assert check_url("WEBHOOK_URL", url) == url
-    [channel] = parse_channels('{"channels": [{"name": "c", "url": "${U}"}]}', "test", {"U": url})
+    [channel] = parse_channels('{"channels": [{"name": "c", "url": "${U_URL}"}]}', "test", {"U_URL": url})
     assert channel.url == url
 
 
@@ -148,7 +148,7 @@ def test_anything_else_is_refused_by_the_settings_and_the_channels_loader(url: s
             {"HSS_PROJECT_ID": "p", "HSS_REGION": "cn-north-4", "HSS_AUTH_TOKEN": "t", "WEBHOOK_URL": url}
         )
     with pytest.raises(ChannelsFileError) as refused:
-        parse_channels('{"channels": [{"name": "c", "url": "${U}"}]}', "test", {"U": url})
+        parse_channels('{"channels": [{"name": "c", "url": "${U_URL}"}]}', "test", {"U_URL": url})
     assert refused.value.problems == [
         "/channels/0/url: expected an https:// URL (http:// only for 127.0.0.1/localhost)"
     ]

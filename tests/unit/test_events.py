@@ -104,3 +104,93 @@ def test_hostile_events_get_short_clear_errors() -> None:
     with pytest.raises(EventError) as wrong:
         parse_event({"source": "y" * 100_000})
     assert len(str(wrong.value)) <= 300
+
+
+# -- issue 12 row 2: where an event may send the deployment's credentials ------------------------------
+
+OPERATOR = {"HSS_PROJECT_ID": "p", "HSS_REGION": "cn-north-4", "HSS_AUTH_TOKEN": "deployment-token"}
+FOREIGN_ENDPOINTS = [
+    "http://127.0.0.1:18041",  # the review's repro
+    "https://127.0.0.1:18041",
+    "http://localhost:18041",
+    "https://evil.example.com",
+    "https://169.254.169.254",
+    "https://hss.cn-north-4.myhuaweicloud.com.evil.example",
+    "https://evilmyhuaweicloud.com",
+    "https://hss.cn-north-4.evilmyhuaweicloud.com",
+    "https://bucket.obs.cn-north-4.myhuaweicloud.com",  # a customer-named host on Huawei's domain
+    "https://myhuaweicloud.com",
+    "http://hss.cn-north-4.myhuaweicloud.com",  # not https
+    "https://hss.cn-north-4.myhuaweicloud.com:8443",
+    "https://hss.cn-north-4.myhuaweicloud.com.",
+    "https://hss.cn-north-4.myhuaweicloud.com?x=1",
+    "https://hss.cn-north-4.myhuaweicloud.com#frag",
+    "https://admin:PW-0000@hss.cn-north-4.myhuaweicloud.com",
+    "https://evil.example\\@hss.cn-north-4.myhuaweicloud.com",
+    "https://hss.cn-north-4.myhuaweicloud.com\t.evil.example",
+    "https://hss.cn-north-4.myhuaweicloud.com\n",
+    "ftp://hss.cn-north-4.myhuaweicloud.com",
+]
+
+
+def _event(target: dict) -> dict:
+    return {"source": "manual", "action": "check", "target": {"name": "prod", **target}}
+
+
+@pytest.mark.parametrize("endpoint", FOREIGN_ENDPOINTS)
+def test_an_event_cannot_point_the_deployments_credentials_elsewhere(endpoint: str) -> None:
+    """Issue 12 row 2: {"target": {"endpoint": "http://127.0.0.1:18041"}} sent the deployment's
+    X-Auth-Token (or IAM password) there. An event endpoint must be Huawei Cloud's HSS host, the
+    configured endpoint's, or in HSS_ENDPOINT_ALLOWLIST; the error names the pointer, never a password."""
+    from imagewatch.handler import target_env
+
+    with pytest.raises(EventError) as caught:
+        target_env(OPERATOR, parse_event(_event({"endpoint": endpoint})).target)
+    assert str(caught.value).startswith("/target/endpoint: got ") and "PW-0000" not in str(caught.value)
+
+
+def test_huawei_hss_endpoints_the_configured_one_and_allowlisted_hosts_are_accepted() -> None:
+    """Issue 12 row 2, the other side: the endpoints an operator means stay usable from events."""
+    from imagewatch.handler import target_env
+
+    for endpoint in (
+        "https://hss.ap-southeast-1.myhuaweicloud.com",
+        "https://HSS.cn-north-4.myhuaweicloud.com:443/",
+        "https://hss.eu-west-101.myhuaweicloud.eu",
+    ):
+        assert target_env(OPERATOR, _event({"endpoint": endpoint})["target"])["HSS_ENDPOINT"] == endpoint
+    configured = {**OPERATOR, "HSS_ENDPOINT": "http://127.0.0.1:18041"}
+    assert target_env(configured, {"name": "x", "endpoint": "http://127.0.0.1:18041/"})["HSS_ENDPOINT"]
+    with pytest.raises(EventError):
+        target_env(configured, {"name": "x", "endpoint": "http://127.0.0.1:18042"})  # another port
+    listed = {**OPERATOR, "HSS_ENDPOINT_ALLOWLIST": "127.0.0.1:18041, hss-proxy.corp.example"}
+    for endpoint in (
+        "http://127.0.0.1:18041",
+        "https://hss-proxy.corp.example",
+        "https://hss-proxy.corp.example:9",
+    ):
+        assert target_env(listed, {"name": "x", "endpoint": endpoint})["HSS_ENDPOINT"] == endpoint
+    for endpoint in ("http://127.0.0.1:18042", "http://hss-proxy.corp.example", "https://corp.example"):
+        with pytest.raises(EventError, match=r"^/target/endpoint: got"):
+            target_env(listed, {"name": "x", "endpoint": endpoint})
+
+
+@pytest.mark.parametrize(
+    ("target", "pointer"),
+    [
+        ({"region": "cn-north-4.evil.example"}, "/target/region"),
+        ({"region": "cn-" + "x" * 60}, "/target/region"),
+        ({"project_id": "proj/../../other"}, "/target/project_id"),
+        ({"project_id": "proj?x=1"}, "/target/project_id"),
+        ({"enterprise_project_id": "0/../x"}, "/target/enterprise_project_id"),
+        ({"settings_secret": "imagewatch/targets/x\n"}, "/target/settings_secret"),
+        ({"settings_secret": "name with spaces"}, "/target/settings_secret"),
+    ],
+)
+def test_target_fields_that_choose_where_credentials_go_are_ids(target: dict, pointer: str) -> None:
+    """Issue 12 row 2: region, project, enterprise project and secret name shape the endpoint's host, the
+    API path and the ledger partition key; each is an id and nothing more."""
+    from imagewatch.handler import target_env
+
+    with pytest.raises(EventError, match=f"^{pointer}: "):
+        target_env(OPERATOR, parse_event(_event(target)).target)

@@ -12,18 +12,35 @@ credentials are — so one deployment checks many targets, one invocation each (
 ``{"name": "prod-cn4", "region": "cn-north-4", "project_id": "…", "enterprise_project_id": "…",
 "settings_secret": "arn:…"}``.
 
+A target's ``endpoint`` is where the deployment's credentials go, so an event may only name a Huawei
+Cloud HSS endpoint (``https://hss.{region}.myhuaweicloud.com`` or ``….eu``), the configured
+``HSS_ENDPOINT``'s host, or a host the operator lists in ``HSS_ENDPOINT_ALLOWLIST``
+(``check_target_endpoint``).
+
 A malformed event is an ``EventError`` naming the JSON pointer, the value and what was expected.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 
+from imagewatch.hss.endpoint import check_region, is_hss_endpoint
 from imagewatch.request import RunRequest
+from imagewatch.settings import (
+    SettingsError,
+    host_allowlist,
+    host_key,
+    in_allowlist,
+    is_loopback_url,
+    url_problem,
+    without_userinfo,
+)
 
 _TIME = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"}
 _TARGET = {
@@ -32,11 +49,15 @@ _TARGET = {
     "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
-        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+$"},
-        "project_id": {"type": "string", "minLength": 1, "maxLength": 256},
-        "enterprise_project_id": {"type": "string", "minLength": 1, "maxLength": 256},
-        "endpoint": {"type": "string", "pattern": "^https?://"},
-        "settings_secret": {"type": "string", "minLength": 1, "maxLength": 2048},
+        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+$", "maxLength": 40},
+        # ids only: they are part of the ledger partition key and of the API path
+        "project_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+        "enterprise_project_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+        # where the credentials go: checked in code (``_target_problems``, ``check_target_endpoint``),
+        # since a schema message would quote a password in the URL
+        "endpoint": {"type": "string"},
+        # a Secrets Manager name or ARN (in AWS, IAM confines it to TargetSecretsPrefix)
+        "settings_secret": {"type": "string", "pattern": "^[A-Za-z0-9/_+=.@:-]{1,2048}$"},
     },
 }
 
@@ -153,6 +174,8 @@ def parse_event(event: object) -> RunRequest:
     problems = [_clip(f"{_pointer(p.absolute_path)}: {p.message}") for p in found]
     if source == "manual" and not problems:
         problems = _manual_action_problems(event)
+    if not problems and isinstance(event.get("target"), Mapping):
+        problems = _target_problems(event["target"])
     if problems:
         raise EventError("; ".join(problems[:10]))
     if source == "schedule":
@@ -174,3 +197,83 @@ def parse_event(event: object) -> RunRequest:
         channel=event.get("channel"),
         target=event.get("target"),
     )
+
+
+_ENDPOINT_EXPECTED = (
+    "an https://hss.{region}.myhuaweicloud.com (or .eu) endpoint, the configured HSS_ENDPOINT's "
+    "host, or a host listed in HSS_ENDPOINT_ALLOWLIST (the deployment's credentials are sent to it)"
+)
+
+
+def _target_problems(target: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say: its patterns are searched, so ``$`` lets a trailing newline through
+    into a host name, an API path or a ledger key; an endpoint is checked without quoting it."""
+    problems = []
+    for key, rule in _TARGET["properties"].items():
+        value = target.get(key)
+        if (
+            isinstance(value, str)
+            and "pattern" in rule
+            and not re.fullmatch(rule["pattern"].strip("^$"), value)
+        ):
+            problems.append(_clip(f"/target/{key}: got {value!r}, expected {rule['pattern']}"))
+    region = target.get("region")
+    if isinstance(region, str) and not problems:
+        try:
+            check_region(region)
+        except ValueError:
+            problems.append(
+                _clip(f"/target/region: got {region!r}, expected a region id such as 'cn-north-4'")
+            )
+    endpoint = target.get("endpoint")
+    if isinstance(endpoint, str):
+        problem = url_problem(endpoint) if len(endpoint) <= 2048 else "a URL of at most 2048 characters"
+        if problem is None and urlsplit(endpoint).scheme not in ("https", "http"):
+            problem = "an https:// URL"
+        if problem:
+            shown = _clip(repr(without_userinfo(endpoint)), 200)
+            problems.append(f"/target/endpoint: got {shown}, expected {problem}")
+    return problems
+
+
+def check_target(target: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """The target may not send the deployment's credentials anywhere the operator did not configure.
+    ``env`` is the operator's settings (environment and settings secret) before the target applies."""
+    problems = _target_problems(target)
+    if problems:
+        raise EventError("; ".join(problems))
+    endpoint = target.get("endpoint")
+    if endpoint:
+        check_target_endpoint(endpoint, env)
+
+
+def check_target_endpoint(endpoint: str, env: Mapping[str, str]) -> str:
+    """``endpoint`` if an event may name it (see the module docstring), else ``EventError``; the
+    message never shows a ``user:password@``."""
+
+    def refuse(expected: str) -> EventError:
+        shown = _clip(repr(without_userinfo(endpoint)), 200)
+        return EventError(f"/target/endpoint: got {shown}, expected {expected}")
+
+    problem = url_problem(endpoint)
+    if problem:
+        raise refuse(problem)
+    try:
+        allowed = host_allowlist("HSS_ENDPOINT_ALLOWLIST", env.get("HSS_ENDPOINT_ALLOWLIST"))
+    except SettingsError as exc:
+        raise EventError(f"{exc} (needed to check /target/endpoint)") from None
+    parts = urlsplit(endpoint)
+    if parts.query or parts.fragment:
+        raise refuse("an endpoint URL without ?query or #fragment")
+    configured = (env.get("HSS_ENDPOINT") or "").strip()
+    same_as_configured = bool(configured) and (urlsplit(configured).scheme, host_key(configured)) == (
+        parts.scheme,
+        host_key(endpoint),
+    )
+    if is_hss_endpoint(endpoint) or same_as_configured:
+        return endpoint
+    if in_allowlist(endpoint, allowed) and parts.scheme in ("https", "http"):
+        if parts.scheme == "https" or is_loopback_url(endpoint):
+            return endpoint
+        raise refuse("https:// (http:// only for 127.0.0.1/localhost)")
+    raise refuse(_ENDPOINT_EXPECTED)

@@ -22,7 +22,7 @@ from msgspec import structs
 from imagewatch.alerts.delivery import Deliverer
 from imagewatch.alerts.routing import channels_for
 from imagewatch.alerts.store import StateStore
-from imagewatch.events import parse_event
+from imagewatch.events import check_target, parse_event
 from imagewatch.hss.factory import build_client
 from imagewatch.report.sink import LocalReportSink, ReportSink
 from imagewatch.run import RunDeps, check
@@ -88,9 +88,12 @@ def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
 
 def target_env(env: Mapping[str, str], target: Mapping[str, Any] | None) -> dict[str, str]:
     """The settings for one target: its region, project and enterprise project over the base
-    settings, then its own settings secret (its credentials) over those."""
+    settings, then its own settings secret (its credentials) over those. The target's region and
+    endpoint are checked against the base settings first (``check_target``): an event cannot send
+    the deployment's credentials to an endpoint the operator did not configure."""
     if not target:
         return dict(env)
+    check_target(target, env)
     named = {
         "HSS_REGION": target.get("region"),
         "HSS_ENDPOINT": target.get("endpoint"),

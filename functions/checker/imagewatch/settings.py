@@ -8,11 +8,13 @@ reports and summaries show.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from msgspec import Struct, structs
 
 SECRET_NAMES = frozenset(
@@ -29,17 +31,37 @@ SECRET_NAMES = frozenset(
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed; names the variable, never a secret's value."""
+    """A setting is missing or malformed; names the variable, never a secret's value (nor the password
+    of a ``user:password@`` URL)."""
 
     def __init__(self, variable: str, value: str | None, expected: str) -> None:
         self.variable = variable
-        shown = "(set, hidden)" if variable in SECRET_NAMES and value else repr(value)
+        self.expected = expected
+        shown = "(set, hidden)" if variable in SECRET_NAMES and value else repr(without_userinfo(value))
         super().__init__(f"{variable}: got {shown}, expected {expected}")
 
 
+_USERINFO = re.compile(r"(?<=//)[^/?#]*@")
+
+
+def without_userinfo(value: str | None) -> str | None:
+    """``value`` with any ``user:password@`` of a URL in it replaced by ``***@``, for messages."""
+    return _USERINFO.sub("***@", value) if value else value
+
+
+def is_local_mode(env: Mapping[str, str]) -> bool:
+    """Running on a laptop, in CI or in the demo, not in Lambda: Lambda always sets
+    ``AWS_LAMBDA_FUNCTION_NAME``. Only local mode may post webhooks to this machine (the stand-ins)."""
+    return "AWS_LAMBDA_FUNCTION_NAME" not in env
+
+
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
+    """The URL names this machine (127.0.0.0/8, ::1, localhost): where plain http is acceptable."""
+    return _is_loopback_host(urlsplit(url).hostname or "")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -47,14 +69,152 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+_URL_TEXT = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces or control characters
+_NO_CREDENTIALS = "no user:password@ in it (credentials in a URL reach logs, chat and reports)"
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used as an http(s) address at all, or None. The host httpx will connect
+    to must be the host checked here: a URL the parsers disagree on is refused."""
+    if not _URL_TEXT.fullmatch(url):
+        return "a URL of printable characters without spaces"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+        sent = httpx.URL(url).raw_host.decode("ascii", "replace")  # IDNA-encoded, as sent
+    except (ValueError, httpx.InvalidURL):
+        return "a well-formed URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return None  # the caller's scheme rule says it best
+    if "@" in parts.netloc:
+        return _NO_CREDENTIALS
+    if "\\" in url or sent.lower() != host or (port is not None and not 0 < port < 65536):
+        return "a URL with one unambiguous host"
+    return None
+
+
 def check_url(variable: str, url: str) -> str:
-    """An https URL, or http only towards this machine (the emulator, test stand-ins)."""
+    """An https URL, or http only towards this machine (the emulator, test stand-ins); never with
+    credentials in it. For the endpoints the operator configures (HSS, IAM)."""
+    problem = url_problem(url)
+    if problem:
+        raise SettingsError(variable, url, problem)
     parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise SettingsError(variable, url, "an endpoint URL without ?query or #fragment")
     if parts.scheme == "https" and parts.hostname:
         return url
     if parts.scheme == "http" and parts.hostname and is_loopback_url(url):
         return url
     raise SettingsError(variable, url, "an https:// URL (http:// only for 127.0.0.1/localhost)")
+
+
+_HOST_ENTRY = re.compile(r"^[a-z0-9._\-\[\]:]+$")
+
+
+def host_allowlist(variable: str, value: str | None) -> frozenset[str]:
+    """A comma-separated list of hosts (``name``, ``1.2.3.4``, ``[::1]``, each optionally ``:port``),
+    lower-cased; a host alone allows every port of it."""
+    if not value:
+        return frozenset()
+    entries: set[str] = set()
+    for raw in value.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        try:
+            parts = urlsplit(f"//{entry}")
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname or parts.netloc != entry or not _HOST_ENTRY.fullmatch(entry):
+            raise SettingsError(variable, value, f"comma-separated hosts such as 'chat.example.com' or "
+                                f"'10.0.0.5:8443' (entry {entry[:80]!r} is not a host)")  # fmt: skip
+        entries.add(entry)
+    return frozenset(entries)
+
+
+def host_key(url: str) -> str:
+    """``host`` or ``host:port`` of ``url`` (lower-case, IPv6 in brackets, the scheme's default port
+    left out), never its userinfo: how allowlists and the ledger partition name an endpoint."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return shown if parts.port in (None, default) else f"{shown}:{parts.port}"
+
+
+def in_allowlist(url: str, allowed: frozenset[str]) -> bool:
+    """``url``'s host is listed, alone (any port) or with its port."""
+    key = host_key(url)
+    host = key.rsplit(":", 1)[0] if not key.endswith("]") and ":" in key else key
+    return key in allowed or host in allowed
+
+
+# -- webhook hosts: what a chat URL may point at --------------------------------------------------------
+
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_SPECIAL_SUFFIXES = (".local", ".internal", ".localdomain", ".home.arpa", ".arpa")
+
+
+def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address, local: bool) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is None and address in ipaddress.ip_network("64:ff9b::/96"):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return "a host name or a plain address (an IPv6 address wrapping an IPv4 one is refused)"
+    if address.is_loopback:
+        return None if local else "a public host (loopback is allowed only when running locally)"
+    if address.is_unspecified or address.is_multicast or address.is_link_local or not address.is_global:
+        return "a public host (private, link-local, multicast, reserved, unspecified addresses are refused)"
+    return None
+
+
+def webhook_host_problem(url: str, env: Mapping[str, str]) -> str | None:
+    """Why a webhook URL's host is refused, or None: chat goes to public hosts. Loopback only in local
+    mode; private, link-local (the metadata service), multicast, reserved and unspecified addresses,
+    numeric spellings that hide an address, and special-use names never — unless the host is listed in
+    ``WEBHOOK_HOST_ALLOWLIST``. DNS names are not resolved here: this refuses what the URL says."""
+    host = urlsplit(url).hostname or ""
+    if in_allowlist(url, host_allowlist("WEBHOOK_HOST_ALLOWLIST", env.get("WEBHOOK_HOST_ALLOWLIST"))):
+        return None
+    local = is_local_mode(env)
+    if host.endswith("."):
+        return "a host name without a trailing dot"
+    if host == "localhost" or host.endswith(".localhost"):
+        return None if local else "a public host (loopback is allowed only when running locally)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        problem = _address_problem(address, local)
+        if problem is None and str(address) != host:
+            return "an address written in its usual form (e.g. 192.0.2.10)"
+        return problem
+    if _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
+        return "a host name or a dotted-decimal address (numeric spellings such as 0x7f000001 are refused)"
+    if "." not in host or host.endswith(_SPECIAL_SUFFIXES):
+        return "a public host name (single-label and special-use names such as .internal are refused)"
+    return None
+
+
+def check_webhook_url(variable: str, url: str, env: Mapping[str, str]) -> str:
+    """A chat webhook: https (http only to loopback in local mode), no credentials in it, and a public
+    host (``webhook_host_problem``)."""
+    problem = url_problem(url)
+    if problem is None:
+        parts = urlsplit(url)
+        plain = parts.scheme == "http" and is_loopback_url(url)
+        if not parts.hostname or (parts.scheme != "https" and not plain):
+            problem = "an https:// URL (http:// only for 127.0.0.1/localhost)"
+        else:
+            problem = webhook_host_problem(url, env)
+    if problem:
+        raise SettingsError(variable, url, problem)
+    return url
 
 
 class Settings(Struct, frozen=True):
@@ -97,7 +257,7 @@ class Settings(Struct, frozen=True):
             value = env.get(name)
             return value.strip() if value and value.strip() else None
 
-        from imagewatch.hss.endpoint import check_region, hss_endpoint, iam_endpoint
+        from imagewatch.hss.endpoint import check_region, hss_endpoint, iam_endpoint, region_of_endpoint
 
         project = get("HSS_PROJECT_ID")
         if not project:
@@ -116,10 +276,18 @@ class Settings(Struct, frozen=True):
         else:
             raise SettingsError("HSS_ENDPOINT", None, "HSS_REGION or HSS_ENDPOINT to be set")
         iam = get("HSS_IAM_ENDPOINT")
-        iam = check_url("HSS_IAM_ENDPOINT", iam) if iam else (iam_endpoint(region) if region else endpoint)
+        if iam:
+            iam = check_url("HSS_IAM_ENDPOINT", iam)
+        else:
+            # the region's IAM; else the IAM of the region a Huawei Cloud HSS endpoint names; else the
+            # endpoint itself (the emulator serves both): never a guess at some other host
+            known = region or region_of_endpoint(endpoint)
+            iam = iam_endpoint(known) if known else endpoint
+        host_allowlist("HSS_ENDPOINT_ALLOWLIST", get("HSS_ENDPOINT_ALLOWLIST"))
+        host_allowlist("WEBHOOK_HOST_ALLOWLIST", get("WEBHOOK_HOST_ALLOWLIST"))
         webhook = get("WEBHOOK_URL")
         if webhook:
-            check_url("WEBHOOK_URL", webhook)
+            check_webhook_url("WEBHOOK_URL", webhook, env)
         _check_credentials(get)
         optional_path = get("CHANNELS_FILE")
         settings = cls(
@@ -156,9 +324,21 @@ class Settings(Struct, frozen=True):
         return structs.replace(settings, target=settings.default_target())
 
     def default_target(self) -> str:
-        """The ledger partition: which HSS project (and enterprise project) this run watches."""
+        """The ledger partition: which HSS project (and enterprise project) this run watches, and
+        where: ``region/project/eps`` for the region's own endpoint (the key since the first release),
+        ``region@host/…`` for any other endpoint, ``host/…`` without a region. So an answer from
+        another endpoint can never resolve the violations a region's endpoint reported."""
+        from imagewatch.hss.endpoint import hss_endpoint
+
         eps = self.hss_enterprise_project_id or "0"
-        return f"{self.hss_region or urlsplit(self.hss_endpoint).netloc}/{self.hss_project_id}/{eps}"
+        host = host_key(self.hss_endpoint)
+        if not self.hss_region:
+            place = host
+        elif _same_endpoint(self.hss_endpoint, hss_endpoint(self.hss_region)):
+            place = self.hss_region
+        else:
+            place = f"{self.hss_region}@{host}"
+        return f"{place}/{self.hss_project_id}/{eps}"
 
     @property
     def auth_mode(self) -> str:
@@ -184,6 +364,12 @@ class Settings(Struct, frozen=True):
         """Secrets show as whether they are set, never their value."""
         shown = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
         return f"Settings({shown})"
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    """Same scheme, host, port and path (a trailing slash aside)."""
+    one, two = urlsplit(a), urlsplit(b)
+    return (one.scheme, host_key(a), one.path.rstrip("/")) == (two.scheme, host_key(b), two.path.rstrip("/"))
 
 
 def _number(

@@ -1,9 +1,12 @@
 """Which chat channels a run has: ``CHANNELS_FILE`` (several, with routing) or ``WEBHOOK_URL`` alone.
 
-The channels file is JSON, checked against ``channels.schema.json``; any string may reference a
-setting as ``${NAME}``, resolved from the run's settings (environment plus the settings secret), so
-webhook URLs and signing secrets never sit in the file. Errors name the file, the JSON pointer and
-what was expected — never a resolved secret value.
+The channels file is JSON, checked against ``channels.schema.json``; its ``url``, ``secret`` and
+``mentions`` may reference a setting as ``${NAME}``, resolved from the run's settings (environment plus
+the settings secret), so webhook URLs and signing secrets never sit in the file. Only channel settings
+may be referenced (``reference_problem``): whoever writes the channels document must not be able to
+mail the function's AWS or HSS credentials to a webhook. Webhook URLs must point at public hosts
+(``check_webhook_url``). Errors name the file, the JSON pointer and what was expected — never a
+resolved secret value.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from jsonschema import Draft202012Validator
 from imagewatch.alerts.channels import platform_for
 from imagewatch.alerts.delivery import Channel
 from imagewatch.alerts.ledger import DEFAULT_REPEAT_INTERVAL_MS, ChannelRule
-from imagewatch.settings import SettingsError, check_url
+from imagewatch.settings import SettingsError, check_webhook_url
 
-_REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+# Any name-shaped reference is checked (``${_X_AMZN_TRACE_ID}``, ``${path}`` too), not only the
+# names it may resolve: a reference is never left in place unexamined.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_CHANNEL = "default"
 
 
@@ -45,12 +50,39 @@ def _pointer(parts: Any) -> str:
     return "/" + "/".join(str(p) for p in parts)
 
 
+# What ``${NAME}`` may name: settings that exist for channels. An allowlist, so that nothing else in
+# the function's environment (AWS_SESSION_TOKEN, HSS_SK, …) can be sent to a webhook.
+REFERENCE_PREFIXES = ("WEBHOOK_", "CHANNEL_", "IMAGEWATCH_")
+REFERENCE_SUFFIXES = ("_URL", "_WEBHOOK", "_SECRET")
+# Never, whatever the name ends with: the runtime's and imagewatch's own credentials and settings.
+RESERVED_PREFIXES = ("AWS_", "HSS_", "LAMBDA_", "_", "SETTINGS_", "POWERTOOLS_")
+RESERVED_NAMES = frozenset({"WEBHOOK_HOST_ALLOWLIST"})
+_ALLOWED = (
+    "a channel setting: WEBHOOK_*, CHANNEL_*, IMAGEWATCH_* or *_URL, *_WEBHOOK, *_SECRET "
+    "(never AWS_*, HSS_*, LAMBDA_*, SETTINGS_*, POWERTOOLS_* or _*)"
+)
+
+
+def reference_problem(name: str) -> str | None:
+    """Why ``${name}`` may not be referenced from a channels document, or None."""
+    if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+        return f"${{{name}}} may not be referenced (expected {_ALLOWED})"
+    if name.startswith(REFERENCE_PREFIXES) or name.endswith(REFERENCE_SUFFIXES):
+        return None
+    return f"${{{name}}} is not a channel setting (expected {_ALLOWED})"
+
+
 def _resolve(value: str, pointer: str, env: Mapping[str, str], problems: list[str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
+        refused = reference_problem(name)
+        if refused and (env.get(name) or name.startswith(RESERVED_PREFIXES) or name in RESERVED_NAMES):
+            problems.append(f"{pointer}: {refused}")
+            return ""
         if not env.get(name):
+            also = f"; {name} is not a channel setting either: use {_ALLOWED}" if refused else ""
             problems.append(
-                f"{pointer}: ${{{name}}} is not set (expected a setting or secret key named {name})"
+                f"{pointer}: ${{{name}}} is not set (expected a setting or secret key named {name}){also}"
             )
             return ""
         return env[name]
@@ -73,10 +105,14 @@ def _repeat_ms(value: object, pointer: str, problems: list[str]) -> int | None:
 
 def load_channels(path: Path | str, env: Mapping[str, str]) -> list[Channel]:
     """Read, validate and resolve a channels file; ``ChannelsFileError`` lists every problem."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChannelsFileError(path, [f"cannot read it ({exc.strerror})"]) from None
+    from imagewatch.policy.files import MAX_FILE_BYTES, FileRefused, read_regular_file
+
+    try:  # a regular file, size-checked, read with a bound: never /dev/zero or a FIFO (issue 12, row 9)
+        text = read_regular_file(path, MAX_FILE_BYTES, "for a channels file").decode("utf-8")
+    except FileRefused as refused:
+        raise ChannelsFileError(path, [refused.message]) from None
+    except UnicodeDecodeError as exc:
+        raise ChannelsFileError(path, [f"not UTF-8 text (byte {exc.start})"]) from None
     return parse_channels(text, path, env)
 
 
@@ -104,9 +140,9 @@ def parse_channels(text: str, origin: Path | str, env: Mapping[str, str]) -> lis
         secret = _resolve(item["secret"], f"{at}/secret", env, problems) if "secret" in item else None
         if url:
             try:
-                check_url(f"{at}/url", url)
-            except SettingsError:
-                problems.append(f"{at}/url: expected an https:// URL (http:// only for 127.0.0.1/localhost)")
+                check_webhook_url(f"{at}/url", url, env)
+            except SettingsError as exc:
+                problems.append(f"{at}/url: expected {exc.expected}")  # never the URL: it is a secret
                 continue
         try:
             platform = platform_for(url, item.get("platform"))
