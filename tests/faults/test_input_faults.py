@@ -78,9 +78,9 @@ def hostile_policies(folder: Path) -> dict[str, str]:
     write(
         "redos.json",
         json.dumps(
-            {**base, "id": "redos", "where": {"field": "image_name", "op": "regex", "value": "^(a+)+$"}}
+            {**base, "id": "redos", "where": {"field": "image_name", "op": "regex", "value": "^(a+)+\\1$"}}
         ),
-        "can backtrack catastrophically",
+        "a backreference \\1 is not supported",  # RE2 runs (a+)+ in linear time; a backreference it refuses
     )
     write(
         "long-regex.json",

@@ -41,6 +41,7 @@ NOT_AT_COLD_START = {
     "boto3": "AWS clients, created only for the ports whose settings are present",
     "sqlite3": "the local ledger",
     "difflib": "did-you-mean hints for a broken policy",
+    "re2": "the regex engine, loaded when a policy uses the regex operator",
 }
 
 

@@ -77,8 +77,9 @@ def test_warnings_do_not_fail(tmp_path):
     code, lines = run([tmp_path])
     assert code == 0
     assert lines == [
-        f"warning: {tmp_path / 'p.json'} /select/has_vul: has_vul is not an image field, so the where cannot"
-        " imply it: images outside it are never evaluated (fine if it is meant as scope)",
+        f"warning: {tmp_path / 'p.json'} /select/has_vul: the where does not require both vul_num gt 0 and"
+        " scan_status eq success: HSS may apply has_vul to successfully scanned images only, so images the"
+        " where would flag could be hidden",
         "1 file: 1 valid policy, 0 errors, 1 warning",
     ]
 

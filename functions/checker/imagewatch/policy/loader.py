@@ -3,7 +3,7 @@
 One policy per ``.json`` file (a folder is searched recursively, in sorted order; other files, dot
 folders and ``*.schema.json`` are ignored). A policy with any error is left out and its errors are
 reported with file and JSON pointer; the others load. Duplicate ids: the first file (in path order)
-keeps the id, later ones are errors.
+keeps the id, later ones are errors. Files are read only when regular, and with a bound (``files.py``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 from imagewatch.policy.build import build_policy
 from imagewatch.policy.errors import PolicyError, child, show
+from imagewatch.policy.files import MAX_FILE_BYTES, FileRefused, json_files, read_regular_file
 from imagewatch.policy.model import LoadResult, Policy
 from imagewatch.policy.pushdown import pushdown_warnings
 from imagewatch.policy.schema import schema_problems
 
-MAX_FILE_BYTES = 1_000_000
 MAX_JSON_DEPTH = 64  # far above any sensible policy (conditions stop at 10), below recursion limits
 
 PathLike = str | Path
@@ -73,16 +73,13 @@ def _repeated_keys(value: object, pointer: str = "") -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def read_json(path: Path, name: str) -> tuple[object, list[PolicyError]]:
-    """The parsed file, or errors naming line and column (malformed) or pointer (repeated keys)."""
+def read_json(path: Path, name: str, inside: Path | None = None) -> tuple[object, list[PolicyError]]:
+    """The parsed file, or errors naming line and column (malformed) or pointer (repeated keys).
+    ``inside``: the policy folder a symbolic link must stay in (None for a file named directly)."""
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        return None, [PolicyError(name, "", f"cannot read: {error.strerror or error}")]
-    if len(raw) > MAX_FILE_BYTES:
-        return None, [
-            PolicyError(name, "", f"{len(raw)} bytes; expected at most {MAX_FILE_BYTES} per policy file")
-        ]
+        raw = read_regular_file(path, MAX_FILE_BYTES, "per policy file", inside)
+    except FileRefused as refused:
+        return None, [PolicyError(name, "", refused.message)]
     try:
         text = raw.decode("utf-8")
         doc = json.loads(text, object_pairs_hook=_object, parse_constant=_reject_constant)
@@ -107,15 +104,7 @@ def canonical_sha256(doc: dict[str, Any]) -> str:
 
 def policy_files(path: Path) -> list[Path]:
     """The policy files at ``path``: the file itself, or every ``*.json`` under a folder."""
-    if not path.is_dir():
-        return [path]
-    found = []
-    for candidate in sorted(path.rglob("*.json")):
-        relative = candidate.relative_to(path).parts
-        if any(part.startswith(".") for part in relative) or candidate.name.endswith(".schema.json"):
-            continue
-        found.append(candidate)
-    return found
+    return json_files(path) if path.is_dir() else [path]
 
 
 Checked = tuple[Policy | None, list[PolicyError], list[PolicyError]]  # (policy, errors, warnings)
@@ -137,10 +126,10 @@ def check_document(doc: object, name: str) -> Checked:
     return policy, [], [PolicyError(name, pointer, message) for pointer, message in pushdown_warnings(policy)]
 
 
-def load_file(path: Path, name: str | None = None) -> Checked:
-    """One file: (policy or None, errors, warnings)."""
+def load_file(path: Path, name: str | None = None, inside: Path | None = None) -> Checked:
+    """One file: (policy or None, errors, warnings); ``inside`` as for ``read_json``."""
     name = name or str(path)
-    doc, errors = read_json(path, name)
+    doc, errors = read_json(path, name, inside)
     if doc is None:
         return None, errors, []
     policy, more, warnings = check_document(doc, name)
@@ -176,9 +165,10 @@ def load_policies(paths: PathLike | Sequence[PathLike]) -> LoadResult:
         files = policy_files(root)
         if not files:
             result.errors.append(PolicyError(str(root), "", "no policy files (*.json) found"))
+        folder = root if root.is_dir() else None
         for path in files:
             result.files.append(str(path))
-            policy, errors, warnings = load_file(path)
+            policy, errors, warnings = load_file(path, inside=folder)
             result.errors += errors
             result.warnings += warnings
             if policy is None:

@@ -180,7 +180,7 @@ OPERATORS: dict[str, Operator] = {
         Operator(
             "regex",
             _TEXT,
-            "the regular expression matches somewhere in the field (re.search)",
+            "the regular expression (RE2 syntax) matches somewhere in the field (a search)",
             _regex,
             lambda f, k, c: f"((v := i.{f}) is not None and {c}(v) is not None)",
         ),

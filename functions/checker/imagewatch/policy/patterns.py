@@ -1,37 +1,67 @@
-"""Glob and regex values, compiled once at load and guarded against catastrophic backtracking.
+"""Glob and regex values, compiled once at load; matching one can never hang a run.
 
-Python's ``re`` backtracks, so a pattern like ``(a+)+$`` can take exponential time on a crafted
-string. The guard is deliberately simple and documented (docs/policies.md):
+``regex`` runs on RE2 (the ``google-re2`` package), not Python's ``re``: RE2 matches in time linear in
+the input and never backtracks, so no pattern, listed or not, can be catastrophic. A guard over a
+backtracking engine is a blacklist of shapes (``(a+)+``, ``(.{1,9}){1,9}!``, ``.*.*.*x``, …) that a
+new shape slips past; RE2 is a guarantee. What stays bounded (docs/policies.md, "The regex engine"):
 
-* a pattern is at most ``MAX_PATTERN`` characters;
-* a quantified part may not contain an unbounded quantifier (``(a+)+``, ``(\\w*\\s?)*``, ``(.*x){9}``),
-  the shape behind nearly every real-world ReDoS;
-* an unbounded repeat may not contain alternatives that can start with the same character
-  (``(a|ab)*``, ``(\\w|\\w\\d)*``): they backtrack exponentially too. Alternatives with distinct
-  first characters (``(foo|bar)+``) pass, and so do single-character ones (``(\\w|\\d)*``, one
-  character class to the parser); a class too wide to tell (``\\w``, ``[^x]``) counts as overlapping;
-* HSS strings are short (at most 256 characters), which bounds what is left.
+* a pattern is at most ``MAX_PATTERN`` characters, and compiles to at most ``MAX_PROGRAM`` RE2
+  instructions: linear time has a constant, and large counted repeats (``.{1000}``) make it large;
+* a value is matched on at most its first ``MAX_SUBJECT`` characters (the HSS parser already clips
+  strings to their documented bounds, at most 256; this does not rely on it);
+* what RE2 cannot run in linear time (backreferences, lookaround, atomic groups, possessive
+  quantifiers, conditionals) is refused at load with the reason, and so is ``{,n}``, which Python
+  reads as ``{0,n}`` and RE2 as literal text.
 
-It is a guard, not a proof. Prefer ``glob`` where it suffices: it compiles to a pattern that cannot
-backtrack catastrophically.
+RE2 is imported on first use, so a pack without regexes never loads it (cold start).
+
+``glob`` stays on ``re``: ``fnmatch.translate`` turns each ``*`` into an atomic group, so a glob
+matches in O(length × stars) and cannot backtrack catastrophically.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
-import re._constants as _sre_constants  # the parser's node kinds (private, stable since 3.11)
-import re._parser as _sre_parser
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from imagewatch.policy.errors import BadValue, got
+from imagewatch.policy.errors import BadValue, got, show
 
 MAX_PATTERN = 256
+MAX_PROGRAM = 2000  # RE2 instructions; ordinary patterns take 5..100, (.{1,9}){1,9}! takes 751
+MAX_SUBJECT = 16_384  # characters of a value a pattern sees: 64x the longest documented HSS string
 
-Matcher = Callable[[str], "re.Match[str] | None"]
+Matcher = Callable[[str], object]  # the match, or None
 
-_REPEATS = (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT)
+_WHY = "RE2 matches in linear time, so it has no backtracking features; see docs/policies.md"
+# RE2's error text starts with one of these when the pattern uses what RE2 leaves out: (prefix, the
+# feature named for a person, what to do or why).
+_UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
+    ("invalid perl operator: (?=", "lookahead (?=…)", _WHY),
+    ("invalid perl operator: (?!", "negative lookahead (?!…)", _WHY),
+    ("invalid perl operator: (?<=", "lookbehind (?<=…)", _WHY),
+    ("invalid perl operator: (?<!", "negative lookbehind (?<!…)", _WHY),
+    ("invalid perl operator: (?>", "an atomic group (?>…)", _WHY),
+    ("invalid perl operator: (?(", "a conditional (?(…)…|…)", _WHY),
+    ("invalid perl operator: (?#", "a comment group (?#…)", "leave it out"),
+    ("invalid escape sequence: \\Z", "\\Z", "write \\z or $: both mean the end of the value in RE2"),
+    ("invalid escape sequence: \\u", "\\u", "write \\x{263a} for a code point"),
+    ("invalid escape sequence: \\U", "\\U", "write \\x{1f600} for a code point"),
+    ("invalid escape sequence: \\N", "\\N{…}", "write \\x{263a} for a code point"),
+    ("pattern too large", "a pattern this large", "its compiled form exceeds RE2's memory budget"),
+)
+_BACKREFERENCE = re.compile(r"invalid escape sequence: \\[1-9]")
+_POSSESSIVE = re.compile(r"bad repetition operator: (?:[*+?]|\{[0-9,]*\})\+")
+_INVERTED = re.compile(r"\{([0-9]+),([0-9]+)\}")  # {3,1}: Python's error too, not a limit
+_FLAG = re.compile(r"invalid perl operator: \(\?[-a-zA-Z]")
+_EMPTY_MIN = re.compile(r"\{,[0-9]*\}")
+
+
+def _inverted(culprit: str) -> bool:
+    found = _INVERTED.fullmatch(culprit)
+    return bool(found) and int(found.group(1)) > int(found.group(2))
 
 
 def _check_length(pattern: object, what: str) -> str:
@@ -45,82 +75,126 @@ def _check_length(pattern: object, what: str) -> str:
 def compile_glob(pattern: object) -> Matcher:
     """A full-match, case-sensitive shell pattern (``*``, ``?``, ``[abc]``) as a matcher."""
     text = _check_length(pattern, "glob pattern")
-    return re.compile(fnmatch.translate(text)).match
+    match = re.compile(fnmatch.translate(text)).match
+
+    def matcher(value: str) -> object:
+        return match(value, 0, MAX_SUBJECT)  # endpos: the value's first MAX_SUBJECT characters
+
+    return matcher
 
 
-def _subpatterns(value: Any) -> Iterator[Any]:
-    if isinstance(value, _sre_parser.SubPattern):
-        yield value
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from _subpatterns(item)
-
-
-def _first_chars(items: Any) -> frozenset[int] | None:
-    """The characters a branch can start with, when that is a small known set (else None)."""
-    if not items:
-        return None  # an empty alternative matches anything's start
-    op, av = items[0]
-    if op == _sre_constants.LITERAL:
-        return frozenset((av,))
-    if op == _sre_constants.SUBPATTERN:
-        return _first_chars(av[3])
-    if op == _sre_constants.IN:
-        chars: set[int] = set()
-        for kind, value in av:
-            if kind == _sre_constants.LITERAL:
-                chars.add(value)
-            elif kind == _sre_constants.RANGE and value[1] - value[0] < 256:
-                chars.update(range(value[0], value[1] + 1))
-            else:
-                return None  # categories, negation: too wide to tell
-        return frozenset(chars)
+def _unsupported(pattern: str, message: str) -> tuple[str, str] | None:
+    """(feature, what to do or why) when RE2 refused a feature it leaves out on purpose, else None."""
+    culprit = message.rsplit(" ", 1)[-1]
+    if _BACKREFERENCE.match(message):
+        return f"a backreference {culprit}", _WHY
+    if _POSSESSIVE.match(message):
+        return f"a possessive quantifier {culprit}", f"drop the last +; {_WHY}"
+    if message.startswith("invalid repetition size") and not _inverted(culprit):
+        return f"a repeat count over 1000 ({culprit} here)", "RE2's limit, with nested counts multiplied"
+    for prefix, feature, hint in _UNSUPPORTED:
+        if message.startswith(prefix):
+            return feature, hint
+    if message.startswith("invalid perl operator: (?P"):
+        named = "a named backreference (?P=name)" if "(?P=" in pattern else "a recursive call (?P>name)"
+        return named, _WHY
+    if _FLAG.match(message):
+        return f"the inline flag {culprit}…)", "RE2 knows the flags i, m, s and U"
     return None
 
 
-def _branches_overlap(av: Any) -> bool:
-    """Whether two alternatives can start with the same character (then backtracking can multiply)."""
-    seen: set[int] = set()
-    for branch in av[1]:
-        first = _first_chars(branch)
-        if first is None or seen & first:
-            return True
-        seen |= first
-    return False
+def _refuse(pattern: str, feature: str, hint: str) -> BadValue:
+    return BadValue(got(pattern, f"a regular expression in RE2 syntax: {feature} is not supported ({hint})"))
 
 
-def _nested_unbounded(pattern: Any, inside_repeat: bool, inside_unbounded: bool = False) -> bool:
-    """An unbounded quantifier inside a repeated part (``(a+)+``), or alternatives that can start alike
-    inside an unbounded repeat (``(a|ab)*``): both can backtrack exponentially."""
-    for op, av in pattern:
-        if op in _REPEATS:
-            _low, high, body = av
-            unbounded = high == _sre_constants.MAXREPEAT
-            if inside_repeat and unbounded:
-                return True
-            if _nested_unbounded(body, inside_repeat or high > 1, inside_unbounded or unbounded):
-                return True
-        elif (op == _sre_constants.BRANCH and inside_unbounded and _branches_overlap(av)) or any(
-            _nested_unbounded(sub, inside_repeat, inside_unbounded) for sub in _subpatterns(av)
-        ):
-            return True
-    return False
+def _literal_brace_repeat(pattern: str) -> str | None:
+    """A ``{,n}`` outside a character class: Python reads it as ``{0,n}``, RE2 as the text itself."""
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            if pattern.startswith("[:", index) and (end := pattern.find(":]", index + 2)) != -1:
+                index = end + 2  # a POSIX class like [:alpha:]
+                continue
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            index += 1
+            index += pattern.startswith("^", index)
+            index += pattern.startswith("]", index)  # a leading ] is literal
+            continue
+        elif char == "{" and (found := _EMPTY_MIN.match(pattern, index)):
+            return found.group()
+        index += 1
+    return None
+
+
+@functools.cache
+def _re2() -> tuple[Any, Any]:
+    """The RE2 module and its options: loaded on the first regex, never at cold start."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every refused pattern to stderr
+    options.never_capture = True  # only "does it match" is asked: the DFA alone answers it
+    return re2, options
+
+
+def _searcher(compiled: Any) -> Matcher:
+    search = compiled.search
+
+    def matcher(value: str) -> object:
+        text = value[:MAX_SUBJECT]
+        try:
+            return search(text)
+        except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800") has no UTF-8 form: match it as "?"
+            return search(text.encode("utf-8", "replace").decode("utf-8"))
+
+    return matcher
 
 
 def compile_regex(pattern: object) -> Matcher:
-    """A regular expression that may match anywhere in the value (``re.search``); anchor with ^ and $."""
+    """A regular expression in RE2 syntax that may match anywhere in the value (search); anchor with
+    ^ and $. Refused with the reason when RE2 cannot run it or it would be slow."""
     text = _check_length(pattern, "regular expression")
     try:
-        compiled = re.compile(text)
-    except re.error as error:
-        raise BadValue(got(text, f"a valid regular expression ({error})")) from None
-    if _nested_unbounded(_sre_parser.parse(text), inside_repeat=False):
+        re2, options = _re2()
+    except ImportError:  # a packaging fault: this policy is reported, the others still run
+        raise BadValue("the regex operator needs the google-re2 package, which is not installed") from None
+    try:
+        compiled = re2.compile(text, options)
+    except UnicodeEncodeError:
+        raise BadValue(got(text, "a regular expression of valid Unicode text (no lone surrogates)")) from None
+    except re2.error as error:
+        reason = error.args[0] if error.args else ""
+        message = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        unsupported = _unsupported(text, message)
+        if unsupported:
+            raise _refuse(text, *unsupported) from None
+        kind, _, fragment = message.partition(": ")
+        where = f" at {show(fragment)}" if fragment else ""
+        raise BadValue(got(text, f"a valid regular expression in RE2 syntax ({kind}{where})")) from None
+    if "\\C" in text.replace("\\\\", ""):
+        raise _refuse(text, "\\C", "it matches one byte, which can split a character; use .")
+    if brace := _literal_brace_repeat(text):
+        low_high = brace[2:-1] or ""
         raise BadValue(
             got(
                 text,
-                "a regular expression without an unbounded quantifier inside a repeated part"
-                " (like (a+)+) or alternatives that start alike inside an unbounded repeat"
-                " (like (a|ab)*), which can backtrack catastrophically",
+                f"a regular expression in RE2 syntax: {brace} is text to RE2 but a repeat to Python;"
+                f" write {{0,{low_high}}} for the repeat or \\{brace} for the text",
             )
         )
-    return compiled.search
+    size = max(compiled.programsize, compiled.reverseprogramsize)
+    if size > MAX_PROGRAM:
+        raise BadValue(
+            got(
+                text,
+                f"a regular expression that compiles to at most {MAX_PROGRAM} RE2 instructions (this one"
+                f" takes {size}; large counted repeats such as .{{1000}} make every match slow)",
+            )
+        )
+    return _searcher(compiled)
