@@ -50,7 +50,7 @@ def test_hostile_text_cannot_link_or_mention() -> None:
     payload = dingtalk.render(hostile_digest())
     assert_hostile_defused(payload)
     assert payload["at"] == {"atMobiles": [], "atUserIds": [], "isAtAll": False}
-    assert "［click］(https://evil.example/x)" in payload["markdown"]["text"]
+    assert "［click］(https［:］//evil.example/x)" in payload["markdown"]["text"]
 
 
 def test_signature_goes_in_the_query_with_dingtalks_key_order() -> None:

@@ -68,7 +68,7 @@ def test_hostile_text_is_escaped_and_never_pings() -> None:
     assert_hostile_defused(payload)
     assert payload["allowed_mentions"] == {"parse": []}
     text = json.dumps(payload, ensure_ascii=False)
-    assert "\\\\[click\\\\]\\\\(https://evil" in text and "\\\\*stars\\\\*" in text
+    assert "\\\\[click\\\\]\\\\(https\\\\[:\\\\]//evil" in text and "\\\\*stars\\\\*" in text
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def test_hostile_text_is_escaped_and_forms_no_at_tags() -> None:
     payload = teams.render(hostile_digest())
     assert_hostile_defused(payload)
     text = json.dumps(payload, ensure_ascii=False)
-    assert "<at" not in text and "＜at＞Boss" in text and "［click］(https://evil" in text
+    assert "<at" not in text and "＜at＞Boss" in text and "［click］(https［:］//evil" in text
     assert "\\\\*stars\\\\*" in text
 
 

@@ -144,10 +144,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 class _PlaceholderEnv(dict):
-    """Every ``${NAME}`` resolves to a loopback URL, so a file can be checked without its secrets."""
+    """Every ``${NAME}`` a channels file may reference resolves to a loopback URL, so a file can be
+    checked without its secrets (and in local mode, where loopback webhooks are allowed); names it may
+    not reference stay unset, so they are reported."""
 
-    def get(self, key: str, default: object = None) -> str:  # type: ignore[override]
-        return "http://127.0.0.1/placeholder"
+    def get(self, key: str, default: object = None) -> str | None:  # type: ignore[override]
+        from imagewatch.alerts.routing import reference_problem
+
+        return None if reference_problem(key) else "http://127.0.0.1/placeholder"
 
     def __getitem__(self, key: str) -> str:
         return "http://127.0.0.1/placeholder"
@@ -196,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every sub-command, with stdout and stderr stripped of terminal control characters: anything the
+    CLI prints may quote an HSS error, a webhook answer or a file name."""
+    from imagewatch.terminal import safe_output
+
+    with safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a terminal wants the result, not run logs
     if argv[:1] == ["emulator"]:

@@ -27,6 +27,7 @@ from imagewatch.emulator.server import Emulator
 from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
+from imagewatch.terminal import safe_output
 
 FLEET_SIZE = 400
 SEED = 7
@@ -61,6 +62,12 @@ def _run(title: str, event: dict, sink: WebhookSink) -> dict:
 
 
 def main() -> int:
+    """The demo, its output without terminal control characters (it prints what the sink received)."""
+    with safe_output():
+        return _main()
+
+
+def _main() -> int:
     event = json.loads((ROOT / "events" / "scheduled.json").read_text())
     work = Path(os.environ.get("IMAGEWATCH_DEMO_DIR") or ROOT / ".imagewatch" / "demo")  # fresh each time
     shutil.rmtree(work, ignore_errors=True)

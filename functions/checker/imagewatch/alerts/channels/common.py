@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+from imagewatch import untrusted_json
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted, fit
 from imagewatch.alerts.text import clean
@@ -20,6 +21,7 @@ from imagewatch.violation import SEVERITY_ORDER
 
 P = TypeVar("P")
 TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
+MAX_ANSWER_BYTES = 65536  # what delivery reads of an answer at most
 MAX_PROBLEMS = 5  # problems and notes are said in every digest; a handful is enough, the report has all
 JsonDict = dict[str, Any]
 
@@ -91,10 +93,12 @@ def safe_url(url: str | None) -> str | None:
 
 
 def answer_json(body: bytes) -> JsonDict:
-    """The answer as a JSON object, or ``{}`` when it is not one."""
+    """The answer as a JSON object, or ``{}`` when it is not one — whatever the bytes: a 60 KB run of
+    ``[`` or an answer nested past ``untrusted_json.MAX_DEPTH`` is "not an object", never an exception
+    that would end the run."""
     try:
-        value = json.loads(body[:65536].decode("utf-8", "replace"))
-    except ValueError:
+        value = untrusted_json.decode(body[:MAX_ANSWER_BYTES].decode("utf-8", "replace"))
+    except untrusted_json.UntrustedJsonError:
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -31,7 +31,7 @@ from imagewatch.alerts.channels.common import (
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
-from imagewatch.alerts.text import clean, defuse_mentions, lookalike_brackets, utf8_len
+from imagewatch.alerts.text import clean, defuse, utf8_len
 
 NAME = "dingtalk"
 MIN_INTERVAL_S = 3.0  # 20/min per robot
@@ -57,7 +57,7 @@ def matches(url: str) -> bool:
 
 
 def escape(text: object, limit: int = 300) -> str:
-    return defuse_mentions(lookalike_brackets(clean(text, limit)))
+    return defuse(text, NAME, limit)
 
 
 def _at(mentions: tuple[str, ...]) -> tuple[JsonDict, str]:

@@ -28,7 +28,7 @@ from imagewatch.alerts.channels.common import (
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
-from imagewatch.alerts.text import backslash_markdown, clean, defuse_mentions, utf16_len
+from imagewatch.alerts.text import clean, defuse, utf16_len
 from imagewatch.retry import parse_retry_after
 
 NAME = "discord"
@@ -61,14 +61,8 @@ def matches(url: str) -> bool:
     return (parts.hostname or "").lower() in HOSTS and bool(_PATH.match(parts.path))
 
 
-MARKUP = "\\`*_~|[]()<>"  # emphasis, code, spoilers, quotes, links, <@id> / <#id> / <t:…> tags
-
-
 def escape(text: object, limit: int = 300) -> str:
-    value = backslash_markdown(clean(text, limit), MARKUP)
-    if value[:1] in ("#", "-", "+"):  # a heading or list marker only counts at the start of a line
-        value = "\\" + value
-    return defuse_mentions(value)
+    return defuse(text, NAME, limit)
 
 
 def _clip(text: str, limit: int) -> str:

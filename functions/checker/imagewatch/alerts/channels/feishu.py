@@ -30,7 +30,7 @@ from imagewatch.alerts.channels.common import (
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
-from imagewatch.alerts.text import clean, defuse_mentions, numeric_entities
+from imagewatch.alerts.text import clean, defuse
 
 NAME = "feishu"
 ALIASES = ("lark",)
@@ -62,7 +62,7 @@ def matches(url: str) -> bool:
 
 
 def escape(text: object, limit: int = 300) -> str:
-    return defuse_mentions(numeric_entities(clean(text, limit)))
+    return defuse(text, NAME, limit)
 
 
 def _mention(target: str) -> str:

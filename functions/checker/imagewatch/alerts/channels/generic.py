@@ -20,7 +20,7 @@ import json
 
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, fit
-from imagewatch.alerts.text import clean
+from imagewatch.alerts.text import defuse
 from imagewatch.retry import parse_retry_after
 
 NAME = "generic"
@@ -39,14 +39,14 @@ def render(digest: Digest) -> dict[str, object]:
         "source": "imagewatch",
         "version": 1,
         "title": digest.title,
-        "target": digest.target,
+        "target": defuse(digest.target, "plain", 500),
         "run_id": digest.run_id,
         "generated_at": digest.generated_at,
         "dry_run": digest.dry_run,
         "open_by_severity": dict(digest.open_by_severity),
         "counts": dict(digest.counts),
-        "problems": list(digest.problems),
-        "notes": list(digest.notes),
+        "problems": [defuse(problem, "plain", 2000) for problem in digest.problems],
+        "notes": [defuse(note, "plain", 2000) for note in digest.notes],
         "mentions": list(digest.mentions),
         "report_url": digest.report_url,
         "alerts": [
@@ -54,11 +54,11 @@ def render(digest: Digest) -> dict[str, object]:
                 "kind": item.kind,
                 "severity": item.severity,
                 "policy_id": item.policy_id,
-                "policy_title": item.policy_title,
-                "label": clean(item.label, 1000),
-                "message": clean(item.message, 2000),
+                "policy_title": defuse(item.policy_title, "plain", 300),
+                "label": defuse(item.label, "plain", 1000),
+                "message": defuse(item.message, "plain", 2000),
                 "fingerprint": item.fingerprint,
-                "examples": [clean(example, 300) for example in item.examples],
+                "examples": [defuse(example, "plain", 300) for example in item.examples],
             }
             for item in fitted.shown
         ],

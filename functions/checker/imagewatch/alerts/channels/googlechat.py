@@ -29,7 +29,7 @@ from imagewatch.alerts.channels.common import (
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
-from imagewatch.alerts.text import clean, defuse_mentions, html_escape
+from imagewatch.alerts.text import clean, defuse
 
 NAME = "googlechat"
 MIN_INTERVAL_S = 1.0  # 60/min per space
@@ -51,8 +51,7 @@ def matches(url: str) -> bool:
 
 def escape(text: object, limit: int = 300) -> str:
     """HTML-escaped; brackets as entities too (same look), so no markdown link forms if Chat reads any."""
-    escaped = html_escape(clean(text, limit)).replace("[", "&#91;").replace("]", "&#93;")
-    return defuse_mentions(escaped)
+    return defuse(text, NAME, limit)
 
 
 def _mention(target: str) -> str:

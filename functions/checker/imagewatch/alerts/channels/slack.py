@@ -1,7 +1,9 @@
 """Slack incoming webhooks: a Block Kit digest; success is HTTP 200 with the body ``ok``.
 
 Limits (Slack docs): ≤ 50 blocks, header ≤ 150 chars, section text ≤ 3000 chars, fallback ``text``
-≤ 40,000 chars. Inventory text is escaped (``& < >``), so it cannot form links or ``<!channel>``.
+≤ 40,000 chars. Inventory text goes through ``text.defuse`` (``& < >`` as entities, emphasis and code
+markers as look-alikes, ``://`` broken, ``@`` defused) and every mrkdwn object is ``verbatim``, so it
+can form no link, mention, ``<!channel>`` or formatting.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from urllib.parse import urlsplit
 
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, fit
-from imagewatch.alerts.text import clean
+from imagewatch.alerts.text import clean, defuse
 from imagewatch.retry import parse_retry_after
 
 NAME = "slack"
@@ -31,7 +33,13 @@ def matches(url: str) -> bool:
 
 
 def escape(text: object, limit: int = 300) -> str:
-    return clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return defuse(text, NAME, limit)
+
+
+def mrkdwn(text: str) -> dict[str, object]:
+    """A mrkdwn text object with ``verbatim: true``: Slack does not auto-link URLs or domains, nor turn
+    ``@here``-like words into mentions; only our explicit ``<@U…>``/``<!here>``/``<url|text>`` count."""
+    return {"type": "mrkdwn", "text": text[:SECTION_CHARS], "verbatim": True}
 
 
 def _mention(target: str) -> str:
@@ -55,29 +63,23 @@ def render(digest: Digest) -> dict[str, object]:
     summary = f"*{escape(digest.target, 200)}* · {escape(digest.severity_line())}"
     blocks: list[dict[str, object]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clean(digest.title, HEADER_CHARS)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary[:SECTION_CHARS]}},
+        {"type": "section", "text": mrkdwn(summary)},
     ]
     if digest.problems:
         problems = "\n".join(f"⚠️ {escape(p, 400)}" for p in digest.problems)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": problems[:SECTION_CHARS]}})
+        blocks.append({"type": "section", "text": mrkdwn(problems)})
     if digest.notes:
         notes = "\n".join(f"🕒 {escape(n, 400)}" for n in digest.notes)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notes[:SECTION_CHARS]}})
+        blocks.append({"type": "section", "text": mrkdwn(notes)})
     blocks.append({"type": "divider"})
-    blocks.extend(
-        {"type": "section", "text": {"type": "mrkdwn", "text": _item_text(item)}} for item in fitted.shown
-    )
+    blocks.extend({"type": "section", "text": mrkdwn(_item_text(item))} for item in fitted.shown)
     if digest.mentions:  # configured user/group ids, not inventory text
         mention_text = " ".join(_mention(m) for m in digest.mentions)
-        blocks.insert(
-            2, {"type": "section", "text": {"type": "mrkdwn", "text": mention_text[:SECTION_CHARS]}}
-        )
+        blocks.insert(2, {"type": "section", "text": mrkdwn(mention_text)})
     closing = [fitted.more_line(), f"run {digest.run_id} · {digest.generated_at}"]
     if digest.report_url:
         closing.append(f"<{digest.report_url}|report>")
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(c for c in closing if c)}]}
-    )
+    blocks.append({"type": "context", "elements": [mrkdwn(" · ".join(c for c in closing if c))]})
     fallback = f"{digest.title} — {digest.severity_line()}"
     return {"text": fallback[:40_000], "blocks": blocks}
 
@@ -94,7 +96,7 @@ def judge(status: int, headers: dict[str, str], body: bytes, now: float) -> Send
         return SendResult(ok=True)
     if status == 429 or status >= 500:
         return SendResult(False, True, parse_retry_after(headers.get("retry-after"), now), f"HTTP {status}")
-    return SendResult(False, False, None, f"HTTP {status} {text[:80]}")
+    return SendResult(False, False, None, f"HTTP {status} {clean(text, 80)}".strip())
 
 
 def to_text(payload: dict[str, object]) -> str:
@@ -110,4 +112,5 @@ def to_text(payload: dict[str, object]) -> str:
             lines.append("-" * 40)
         elif kind == "context":
             lines += [element["text"] for element in block["elements"]]
-    return "\n".join(lines).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = "\n".join(lines).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.replace("\u2060", "")

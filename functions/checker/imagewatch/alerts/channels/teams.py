@@ -32,7 +32,7 @@ from imagewatch.alerts.channels.common import (
 )
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, Fitted
-from imagewatch.alerts.text import backslash_markdown, clean, defuse_mentions, lookalike_brackets
+from imagewatch.alerts.text import clean, defuse
 
 NAME = "teams"
 MIN_INTERVAL_S = 1.0  # undocumented for Workflows (legacy connectors: 4/s); one a second is safe
@@ -46,8 +46,6 @@ CARD_VERSION = "1.4"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 TITLE_COLOURS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Default"}
-MARKUP = "\\`*_~#"  # emphasis, code, headings; ``< > [ ]`` become look-alikes (mobile clients
-# render backslash escapes inconsistently, so links and tags are broken in a way every client shows)
 
 
 def matches(url: str) -> bool:
@@ -63,7 +61,7 @@ def is_legacy(url: str) -> bool:
 
 
 def escape(text: object, limit: int = 300) -> str:
-    return defuse_mentions(lookalike_brackets(backslash_markdown(clean(text, limit), MARKUP)))
+    return defuse(text, NAME, limit)
 
 
 def _text(text: str, **style: object) -> JsonDict:
