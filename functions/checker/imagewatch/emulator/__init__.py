@@ -7,9 +7,21 @@ control API.
 from imagewatch.emulator.auth import Credentials
 from imagewatch.emulator.entries import Entry, Relations
 from imagewatch.emulator.faults import Faults
-from imagewatch.emulator.filters import ImageFilter
+from imagewatch.emulator.filters import DOC, SDK, ImageFilter, Semantics
 from imagewatch.emulator.fleet import Fleet
 from imagewatch.emulator.server import Emulator
 from imagewatch.emulator.stats import Stats
 
-__all__ = ["Credentials", "Emulator", "Entry", "Faults", "Fleet", "ImageFilter", "Relations", "Stats"]
+__all__ = [
+    "DOC",
+    "SDK",
+    "Credentials",
+    "Emulator",
+    "Entry",
+    "Faults",
+    "Fleet",
+    "ImageFilter",
+    "Relations",
+    "Semantics",
+    "Stats",
+]

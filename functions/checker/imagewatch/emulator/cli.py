@@ -26,9 +26,11 @@ from imagewatch.emulator.auth import (
     Credentials,
 )
 from imagewatch.emulator.faults import Faults
+from imagewatch.emulator.filters import DEFAULT_SEMANTICS, SEMANTICS
 from imagewatch.emulator.fleet import DEFAULT_FLEET_SIZE, Fleet
 from imagewatch.emulator.server import Emulator, check_loopback
 from imagewatch.emulator.synthetic import DEFAULT_EP_CYCLE
+from imagewatch.terminal import safe_output
 
 
 def _pair(text: str, what: str) -> tuple[int, int]:
@@ -59,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated cycle of enterprise project ids hosts belong to (default: 60%% in '0')",
     )
     fleet.add_argument("--fleet-file", help="serve records from this JSON file instead of a synthetic fleet")
+    fleet.add_argument(
+        "--semantics",
+        choices=sorted(SEMANTICS),
+        default=DEFAULT_SEMANTICS.name,
+        help="filter semantics where the API page is silent: doc (default) or sdk (the SDK docstrings)",
+    )
     creds = parser.add_argument_group("credentials (defaults are the documented demo ones)")
     creds.add_argument("--project-id", default=DEMO_PROJECT_ID)
     creds.add_argument("--ak", default=DEMO_AK)
@@ -138,11 +146,24 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
         iam_domain=args.iam_domain or None,
         token_lifetime_s=args.token_lifetime,
     )
-    return Emulator(fleet, credentials, build_faults(args), host=check_loopback(args.host), port=args.port)
+    return Emulator(
+        fleet,
+        credentials,
+        build_faults(args),
+        host=check_loopback(args.host),
+        port=args.port,
+        semantics=SEMANTICS[args.semantics],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments."""
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments. Output as ``imagewatch``'s:
+    without terminal control characters."""
+    with safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

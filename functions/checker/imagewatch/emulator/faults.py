@@ -4,7 +4,9 @@ Three kinds, each counted on its own stream of events (docs/emulator.md has the 
 
 * gateway faults (``throttle``, ``error``, ``slow``, ``reset``) hit requests as they arrive, before
   authentication, like an API gateway in front of HSS: ``after`` requests pass, then ``times`` get it;
-* answer faults (``malformed``, ``corrupt``) alter successful ListImageLocal answers;
+* answer faults (``malformed``, ``corrupt``, ``lie``) alter successful ListImageLocal answers — ``lie``
+  plays the shapes a broken or hostile server sends: ``data_list`` null, a short page, a ``total_num``
+  lower than the records, a page longer than ``limit``, the first page served whatever the offset;
 * triggers (``expire_token_after``, ``mutate_after``) fire after the K-th successful answer.
 
 ``times=None`` keeps a fault armed until ``clear()``. Plus ``latency_ms``, added to every request.
@@ -19,7 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Target = Literal["list", "iam"]
-GATEWAY_KINDS = ("throttle", "error", "slow", "reset")
+GATEWAY_KINDS = ("throttle", "error", "slow", "reset", "trickle")
+LIE_SHAPES = ("null_list", "short", "low_total", "long", "ignore_offset")
 ERROR_STATUSES = (500, 502, 503, 504)
 TARGETS = ("list", "iam")
 
@@ -40,6 +43,9 @@ class Fault:
     value: Any = "many"  # corrupt
     insert: int = 0  # mutate
     delete: int = 0  # mutate
+    message: str | None = None  # error: its error_msg instead of the gateway's usual wording
+    shape: str = ""  # lie: one of LIE_SHAPES
+    keep: int = 0  # lie "short": records kept from the page
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready, in the shape ``Faults.arm`` accepts (with the remaining ``after``/``times``)."""
@@ -63,6 +69,8 @@ class Fault:
             shown["target"] = self.target
         values = asdict(self)
         shown.update({key: values[key] for key in _DETAILS.get(self.kind, ())})
+        if self.message is not None:
+            shown["message"] = self.message
         return shown
 
 
@@ -70,6 +78,8 @@ _DETAILS = {
     "throttle": ("retry_after",),
     "error": ("status",),
     "slow": ("delay_s",),
+    "trickle": ("delay_s",),
+    "lie": ("shape", "keep"),
     "corrupt": ("offset", "field", "value"),
 }
 
@@ -115,12 +125,21 @@ class Faults:
         return self._arm(Fault("throttle", target, after, times, retry_after=retry_after))
 
     def error(
-        self, status: int = 503, times: int | None = 1, *, after: int = 0, target: Target = "list"
+        self,
+        status: int = 503,
+        times: int | None = 1,
+        *,
+        after: int = 0,
+        target: Target = "list",
+        message: str | None = None,
     ) -> Fault:
-        """Answer a server error: 500, 502 (``APIG.0201``), 503 or 504 (``APIG.0203``)."""
+        """Answer a server error: 500, 502 (``APIG.0201``), 503 or 504 (``APIG.0203``); ``message``
+        replaces its ``error_msg`` (any text: a hostile peer's, for the client's and CLI's escaping)."""
         if status not in ERROR_STATUSES:
             raise ValueError(f"fault status: got {status!r}, expected one of {ERROR_STATUSES}")
-        return self._arm(Fault("error", target, after, times, status=status))
+        if message is not None and not isinstance(message, str):
+            raise ValueError(f"fault message: got {message!r}, expected text")
+        return self._arm(Fault("error", target, after, times, status=status, message=message))
 
     def slow(
         self, delay_s: float, times: int | None = 1, *, after: int = 0, target: Target = "list"
@@ -129,6 +148,25 @@ class Faults:
         if not isinstance(delay_s, int | float) or delay_s <= 0:
             raise ValueError(f"fault delay_s: got {delay_s!r}, expected seconds > 0")
         return self._arm(Fault("slow", target, after, times, delay_s=float(delay_s)))
+
+    def trickle(
+        self, delay_s: float = 0.05, times: int | None = 1, *, after: int = 0, target: Target = "list"
+    ) -> Fault:
+        """Answer 200 with its headers at once and then one byte of body every ``delay_s`` seconds, for
+        as long as the client keeps listening (a peer that never trips a per-read timeout)."""
+        if not isinstance(delay_s, int | float) or delay_s <= 0:
+            raise ValueError(f"fault delay_s: got {delay_s!r}, expected seconds > 0")
+        return self._arm(Fault("trickle", target, after, times, delay_s=float(delay_s)))
+
+    def lie(self, shape: str, times: int | None = 1, *, after: int = 0, keep: int = 1) -> Fault:
+        """Alter a successful answer into a shape no faithful HSS sends (``LIE_SHAPES``): ``null_list``
+        (``data_list: null``), ``short`` (only the first ``keep`` records of the page), ``low_total``
+        (``total_num`` half the records in the page), ``long`` (5 repeats past ``limit``),
+        ``ignore_offset`` (the listing's first page, whatever the offset asked)."""
+        if shape not in LIE_SHAPES:
+            raise ValueError(f"fault shape: got {shape!r}, expected one of {', '.join(LIE_SHAPES)}")
+        _count("keep", keep)
+        return self._arm(Fault("lie", "list", after, times, shape=shape, keep=keep))
 
     def reset(self, times: int | None = 1, *, after: int = 0, target: Target = "list") -> Fault:
         """Close the connection without any answer (TCP reset)."""
@@ -169,6 +207,8 @@ class Faults:
             "throttle": self.throttle,
             "error": self.error,
             "slow": self.slow,
+            "trickle": self.trickle,
+            "lie": self.lie,
             "reset": self.reset,
             "malformed": self.malformed,
             "corrupt": self.corrupt,
@@ -231,6 +271,10 @@ class Faults:
     def on_answer(self) -> Fault | None:
         """A listing succeeded: whether its body is to be malformed."""
         return self._take(("malformed",), "list")
+
+    def on_lie(self) -> Fault | None:
+        """A listing is about to be answered: the lie it tells, if any."""
+        return self._take(("lie",), "list")
 
     def corruptions(self, offset: int, count: int) -> list[Fault]:
         """Corrupt faults covering positions offset..offset+count-1 of this answer, consumed."""

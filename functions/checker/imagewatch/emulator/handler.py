@@ -218,11 +218,32 @@ class Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
             self.send_json(429, hss_error("APIG.0308", THROTTLE_MSG), headers)
         elif fault.kind == "error":
-            self.send_json(fault.status, hss_error(*ERROR_BODIES[fault.status]))
+            code, message = ERROR_BODIES[fault.status]
+            self.send_json(fault.status, hss_error(code, message if fault.message is None else fault.message))
+        elif fault.kind == "trickle":
+            self._trickle(fault.delay_s)
         else:
             self.emulator.pause(fault.delay_s)  # slow: then answer as usual
             return False
         return True
+
+    def _trickle(self, delay_s: float) -> None:
+        """A 200 whose body comes a byte every ``delay_s`` until the client hangs up or the emulator
+        stops (pacing a peer in real time: the client's own deadline is what is under test)."""
+        self.finish_stats(200)
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", JSON_TYPE)
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            self.wfile.flush()
+            while not self.emulator.stopping:
+                self.emulator.pause(delay_s)
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except OSError:
+            pass
 
     # -- the three services ----------------------------------------------------------------------
 
@@ -247,17 +268,19 @@ class Handler(BaseHTTPRequestHandler):
                 ),
             )
         try:
-            request = parse_query(signer.split_query(raw_query))
+            request = parse_query(signer.split_query(raw_query), emulator.semantics)
         except QueryError as exc:
             return self.send_json(400, hss_error("HSS.0001", str(exc)))
-        total, records = emulator.fleet.page(request.filter, request.offset, request.limit)
+        lie = emulator.faults.on_lie()
+        offset = 0 if lie is not None and lie.shape == "ignore_offset" else request.offset
+        total, records = emulator.fleet.page(request.filter, offset, request.limit)
         for fault in emulator.faults.corruptions(request.offset, len(records)):
             position = fault.offset - request.offset
             if fault.field is None:
                 records[position] = fault.value
             elif isinstance(records[position], dict):
                 records[position][fault.field] = fault.value
-        raw = json.dumps({"total_num": total, "data_list": records}).encode()
+        raw = json.dumps(_told(lie, total, records)).encode()
         if emulator.faults.on_answer() is not None:
             raw = raw[: max(1, len(raw) // 2)]  # cut mid-document: not JSON any more
         if granted.token is not None and emulator.faults.token_used():
@@ -311,3 +334,16 @@ def _stats_json(emulator: Emulator) -> dict[str, Any]:
         "by_route": stats.by_route,
         "by_status": {str(status): count for status, count in stats.by_status.items()},
     }
+
+
+def _told(lie: Fault | None, total: int, records: list[Any]) -> dict[str, Any]:
+    """The answer's body: the page as it is, or as a ``lie`` fault tells it."""
+    if lie is None or lie.shape == "ignore_offset":
+        return {"total_num": total, "data_list": records}
+    if lie.shape == "null_list":
+        return {"total_num": total, "data_list": None}
+    if lie.shape == "short":
+        return {"total_num": total, "data_list": records[: lie.keep]}
+    if lie.shape == "low_total":
+        return {"total_num": len(records) // 2, "data_list": records}
+    return {"total_num": total, "data_list": records + records[:1] * 5}  # long

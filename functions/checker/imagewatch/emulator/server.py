@@ -20,6 +20,7 @@ from typing import Any
 
 from imagewatch.emulator.auth import Authenticator, Clock, Credentials
 from imagewatch.emulator.faults import Faults
+from imagewatch.emulator.filters import DEFAULT_SEMANTICS, Semantics
 from imagewatch.emulator.fleet import Fleet
 from imagewatch.emulator.handler import Handler
 from imagewatch.emulator.stats import Stats, StatsRecorder
@@ -44,6 +45,8 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        if ":" in address[0]:  # ::1: the IPv6 loopback (AK/SK tests sign the bracketed Host)
+            self.address_family = socket.AF_INET6
         self.emulator = emulator
         self.connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -85,8 +88,10 @@ class Emulator:
         clock: Clock = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
+        semantics: Semantics = DEFAULT_SEMANTICS,
     ) -> None:
         self.host = check_loopback(host)
+        self.semantics = semantics  # how filters the API page leaves open behave (filters.Semantics)
         self.requested_port = port
         self.fleet = fleet if fleet is not None else Fleet.synthetic()
         self.credentials = credentials if credentials is not None else Credentials()
@@ -143,6 +148,11 @@ class Emulator:
     ) -> None:
         self.stop()
 
+    @property
+    def stopping(self) -> bool:
+        """The server is shutting down: long answers (a trickle) end."""
+        return self._stopping
+
     def pause(self, seconds: float) -> None:
         """Sleep inside a request (latency, slow faults), cut short by ``wake`` or ``stop``."""
         with self._pausing:
@@ -165,8 +175,9 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the HSS endpoint, and the IAM endpoint too."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``http://[::1]:PORT``): the HSS endpoint, and the IAM endpoint too."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def project_id(self) -> str:

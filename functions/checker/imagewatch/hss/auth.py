@@ -15,21 +15,40 @@ from datetime import UTC, datetime
 import httpx
 from msgspec import Struct
 
+from imagewatch import untrusted_json
 from imagewatch.hss import signer
 from imagewatch.hss.errors import HssApiError, HssTransportError, error_fields, redact
 
 Clock = Callable[[], float]
 TOKEN_REFRESH_MARGIN_S = 300.0  # renew a cached IAM token this long before its expires_at
 EXPIRED_TOKEN_CODES = frozenset({"APIG.0301", "APIG.0307"})
+# An IAM token answer is a few KB (a catalog adds ~100 KB); anything near this is not IAM.
+MAX_TOKEN_ANSWER_BYTES = 4 * 1024 * 1024
+MAX_ERROR_ANSWER_BYTES = 64 * 1024  # a 401 from HSS is read only for its error_code
+TOKEN_DEADLINE_S = 30.0  # the whole IAM token request, however slowly its answer trickles
+# httpx applies a client's timeouts only to requests it builds; a request an auth flow yields carries
+# its own, or none at all (a silent IAM server would then hold the run forever).
+TOKEN_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 
 
 def _sdk_date(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime(signer.DATE_FORMAT)
 
 
-def _host_header(url: httpx.URL) -> str:
-    """The Host value the signature covers: the host, with the port when the URL names one."""
-    return f"{url.host}:{url.port}" if url.port else url.host
+def _host_header(request: httpx.Request) -> str:
+    """The Host value the signature covers: the ``Host`` header as it goes on the wire.
+
+    httpx sets it when the request is built, from the URL's ASCII netloc: ``[::1]:8443`` with the
+    brackets, an IDN as punycode (``xn--r8jz45g.jp``). ``url.host`` is neither (``::1``, ``例え.jp``), and
+    the gateway recomputes the signature over the header it received, so only the sent value verifies.
+    """
+    sent = request.headers.get("Host")
+    if sent:
+        return sent
+    url = request.url
+    host = url.raw_host.decode("ascii")
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{url.port}" if url.port else host
 
 
 class AkSkAuth(httpx.Auth):
@@ -68,8 +87,9 @@ class AkSkAuth(httpx.Auth):
             request.headers["X-Project-Id"] = self.project_id
         if self._security_token:
             request.headers["X-Security-Token"] = self._security_token
+        host = request.headers["Host"] = _host_header(request)
         signed = {
-            "Host": _host_header(request.url),
+            "Host": host,
             **{name: request.headers[name] for name in _SIGNED if name in request.headers},
         }
         path, _, raw_query = request.url.raw_path.decode("ascii").partition("?")
@@ -142,7 +162,11 @@ class IamPasswordAuth(httpx.Auth):
         scope: IamScope,
         *,
         clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        token_deadline_s: float = TOKEN_DEADLINE_S,
     ) -> None:
+        """``token_deadline_s`` bounds one IAM token request end to end on ``monotonic``: httpx's
+        timeouts are per read, so an answer trickled a byte at a time would otherwise never time out."""
         if not (user and password and domain):
             raise ValueError("IAM password authentication needs a user, a password and a domain")
         self.iam_endpoint = iam_endpoint.rstrip("/")
@@ -151,6 +175,8 @@ class IamPasswordAuth(httpx.Auth):
         self.domain = domain
         self.scope = scope
         self._clock = clock
+        self._monotonic = monotonic
+        self.token_deadline_s = token_deadline_s
         self._lock = threading.Lock()
         self._fetching = threading.Lock()  # held across one IAM token request (sync clients)
         self._token: str | None = None
@@ -179,14 +205,18 @@ class IamPasswordAuth(httpx.Auth):
                 "scope": self.scope.body(),
             }
         }
+        read = min(TOKEN_TIMEOUT.read or self.token_deadline_s, self.token_deadline_s)
         return httpx.Request(
             "POST",
             f"{self.iam_endpoint}/v3/auth/tokens",
             content=json.dumps(body).encode(),
             headers={"Content-Type": "application/json;charset=utf8"},
+            extensions={"timeout": {**TOKEN_TIMEOUT.as_dict(), "read": read}},
         )
 
-    def _accept_token(self, response: httpx.Response) -> str:
+    def _accept_token(self, response: httpx.Response, started: float) -> str:
+        """The token from IAM's answer; any answer that is not a readable 201 is a typed error."""
+        _read_bounded(response, MAX_TOKEN_ANSWER_BYTES, self._monotonic, started + self.token_deadline_s)
         if response.status_code != 201 or not response.headers.get("X-Subject-Token"):
             code, msg = _error_fields(response)
             raise HssApiError(
@@ -196,10 +226,14 @@ class IamPasswordAuth(httpx.Auth):
                 response.headers.get("X-Request-Id"),
             )
         try:
-            expires_at = response.json()["token"]["expires_at"]
+            expires_at = untrusted_json.decode(response.content)["token"]["expires_at"]
             expires = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise HssTransportError(f"IAM token answer has no readable token.expires_at ({exc})") from None
+        except untrusted_json.UntrustedJsonError as exc:
+            raise HssTransportError(f"IAM token answer is unreadable: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            raise HssTransportError(
+                f"IAM token answer has no readable token.expires_at ({type(exc).__name__})"
+            ) from None
         with self._lock:
             self._token = response.headers["X-Subject-Token"]
             self._expires_at = expires
@@ -229,7 +263,8 @@ class IamPasswordAuth(httpx.Auth):
         request = next(flow)
         while True:
             response = yield request
-            response.read()
+            if response.status_code == 401:  # only its error_code matters; a page is left to the client
+                _read_bounded(response, MAX_ERROR_ANSWER_BYTES, self._monotonic, None)
             try:
                 request = flow.send(response)
             except StopIteration:
@@ -250,7 +285,8 @@ class IamPasswordAuth(httpx.Auth):
         """A new token from IAM (``stale``: the one HSS just refused)."""
         if stale is not None:
             self._invalidate(stale)
-        return self._accept_token((yield self._token_request()))
+        started = self._monotonic()
+        return self._accept_token((yield self._token_request()), started)
 
     def _fetch_token_once(self, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
         """``_fetch_token``, one thread at a time: a thread that waited uses the token just fetched."""
@@ -266,6 +302,36 @@ _Fetch = Callable[[str | None], Generator[httpx.Request, httpx.Response, str]]
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
     try:
-        return error_fields(response.json())
-    except ValueError:
+        return error_fields(untrusted_json.decode(response.content))
+    except untrusted_json.UntrustedJsonError:
         return None, None
+
+
+def _read_bounded(response: httpx.Response, cap: int, monotonic: Clock, deadline: float | None) -> None:
+    """Read ``response``'s body, refusing one over ``cap`` bytes or still arriving after ``deadline``.
+
+    The body is kept as the response's content (httpx reads a response again once the flow moves on,
+    and a consumed stream cannot be read twice). Already-read answers (async clients) pass through.
+    """
+    if hasattr(response, "_content"):
+        body = response.content
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise HssTransportError(f"IAM/HSS answer larger than {cap} bytes; refusing to read it")
+                if deadline is not None and monotonic() > deadline:
+                    raise HssTransportError("IAM token answer still arriving at its deadline; gave up")
+                chunks.append(chunk)
+        except httpx.TransportError as exc:
+            raise HssTransportError(f"IAM/HSS answer was cut off ({type(exc).__name__})") from None
+        except BaseException:
+            response.close()
+            raise
+        body = b"".join(chunks)
+        response._content = body  # what httpx's own read() stores
+    if len(body) > cap:
+        raise HssTransportError(f"IAM/HSS answer larger than {cap} bytes; refusing to read it")
