@@ -21,7 +21,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# checkov (the IaC scan of template.yaml, tests/unit/test_template_checkov.py) gets a venv of its own,
+# .venv/checkov, and the test runs its command line offline. Every checkov release pins boto3 exactly
+# (3.3.30: boto3==1.35.49, with packaging<24 and networkx<2.7): installed with the dev extra, pip
+# resolves by downgrading the boto3 the suite is tested against (requirements.txt pins 1.44.8).
+# Pinned exactly: a checkov release brings new checks, and the gate should move only with this line.
+CHECKOV_SPEC := checkov==3.3.30
+CHECKOV      := $(VENV)/checkov/.installed
+
+$(CHECKOV): Makefile
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet --disable-pip-version-check '$(CHECKOV_SPEC)'
+	touch $(CHECKOV)
+
+install: $(STAMP) $(CHECKOV)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,7 +44,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: lint $(CHECKOV)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -458,10 +458,70 @@ def test_ledger_table_shape() -> None:
 
 
 def test_report_bucket_lifecycle_follows_retention() -> None:
-    _, bucket = only(stack(ReportRetentionDays="30"), "AWS::S3::Bucket")
-    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    _, bucket = only(stack(ReportRetentionDays="30", ReportVersionRetentionDays="7"), "AWS::S3::Bucket")
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule, markers = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
     assert rule["ExpirationInDays"] == "30"
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": "7"}
+    assert markers == {
+        "Id": "remove-expired-delete-markers",
+        "Status": "Enabled",
+        "ExpiredObjectDeleteMarker": True,
+    }
+    default = only(stack(), "AWS::S3::Bucket")[1]["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert default["NoncurrentVersionExpiration"] == {"NoncurrentDays": "30"}
+
+
+def test_without_a_key_every_store_uses_aws_managed_keys() -> None:
+    resolved = stack()
+    props = {name: r["Properties"] for name, r in resolved["Resources"].items()}
+    assert "KmsKeyArn" not in props["CheckerFunction"]
+    assert "KmsKeyId" not in props["CheckerLogGroup"]
+    assert props["LedgerTable"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    (sse,) = props["ReportBucket"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert "KmsKeyId" not in props["SettingsSecret"]
+    for queue in ("FailureQueue", "SchedulerDeadLetterQueue"):
+        assert props[queue]["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in props[queue]
+    assert "UseStackKmsKey" not in role_statements(resolved, "CheckerRole")
+    assert "DeadLetterKmsKey" not in role_statements(resolved, "SchedulerRole")
+
+
+def test_a_customer_managed_key_encrypts_every_store() -> None:
+    resolved = stack(KmsKeyArn=EXISTING_KEY)
+    props = {name: r["Properties"] for name, r in resolved["Resources"].items()}
+    assert props["CheckerFunction"]["KmsKeyArn"] == EXISTING_KEY
+    assert props["CheckerLogGroup"]["KmsKeyId"] == EXISTING_KEY
+    assert props["LedgerTable"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": EXISTING_KEY,
+    }
+    (sse,) = props["ReportBucket"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse == {
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": EXISTING_KEY},
+        "BucketKeyEnabled": True,
+    }
+    assert props["SettingsSecret"]["KmsKeyId"] == EXISTING_KEY
+    for queue in ("FailureQueue", "SchedulerDeadLetterQueue"):
+        assert props[queue]["KmsMasterKeyId"] == EXISTING_KEY and "SqsManagedSseEnabled" not in props[queue]
+    use = role_statements(resolved, "CheckerRole")["UseStackKmsKey"]
+    assert (use["Action"], use["Resource"]) == (["kms:Decrypt", "kms:GenerateDataKey"], EXISTING_KEY)
+    assert use["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [
+                f"{service}.eu-west-1.amazonaws.com"
+                for service in ("dynamodb", "s3", "secretsmanager", "sqs")
+            ]
+        }
+    }
+    dead_letter = role_statements(resolved, "SchedulerRole")["DeadLetterKmsKey"]
+    assert (dead_letter["Action"], dead_letter["Resource"]) == (
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        EXISTING_KEY,
+    )
+    assert dead_letter["Condition"] == {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}
 
 
 def test_created_secret_is_an_empty_placeholder() -> None:
@@ -524,6 +584,9 @@ def test_policy_s3_uri_must_name_a_folder(uri: str) -> None:
         ("ExistingSettingsSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagewatch"),
         ("ReportPrefix", "reports"),
         ("ReportLinkTtlSeconds", "604801"),
+        ("KmsKeyArn", "alias/imagewatch"),
+        ("KmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:alias/imagewatch"),
+        ("ReportVersionRetentionDays", "0"),
     ],
 )
 def test_parameters_reject_malformed_values(name: str, value: str) -> None:

@@ -220,10 +220,13 @@ def _bucket_problems(resolved: dict[str, Any]) -> list[str]:
             for p in bucket_policies
         ):
             problems.append(f"{name}: no bucket policy denying non-TLS access to the bucket and its objects")
-        if not any(
-            r.get("ExpirationInDays") for r in props.get("LifecycleConfiguration", {}).get("Rules", [])
-        ):
+        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+        if not any(r.get("ExpirationInDays") for r in rules):
             problems.append(f"{name}: reports never expire")
+        if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
+            problems.append(f"{name}: not versioned (an overwritten or deleted report is lost)")
+        elif not any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") for r in rules):
+            problems.append(f"{name}: noncurrent report versions never expire")
     return problems
 
 
@@ -233,6 +236,56 @@ def _queue_problems(resolved: dict[str, Any]) -> list[str]:
         props = queue["Properties"]
         if props.get("SqsManagedSseEnabled") is not True and not props.get("KmsMasterKeyId"):
             problems.append(f"{name}: not encrypted")
+    return problems
+
+
+# Where each store names its KMS key (None: the service's AWS managed key or own encryption).
+_KEY_OF: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "AWS::Lambda::Function": lambda p: p.get("KmsKeyArn"),
+    "AWS::Logs::LogGroup": lambda p: p.get("KmsKeyId"),
+    "AWS::DynamoDB::Table": lambda p: p.get("SSESpecification", {}).get("KMSMasterKeyId"),
+    "AWS::S3::Bucket": lambda p: next(
+        iter(
+            r.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+            for r in p.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+        ),
+        None,
+    ),
+    "AWS::SecretsManager::Secret": lambda p: p.get("KmsKeyId"),
+    "AWS::SQS::Queue": lambda p: p.get("KmsMasterKeyId"),
+}
+
+
+def _kms_problems(resolved: dict[str, Any]) -> list[str]:
+    """One key for all or none: a store left on an AWS managed key while the others use KmsKeyArn
+    is a half-done switch. Every KMS grant names a key and goes through a service (kms:ViaService),
+    and a stack key is usable by the roles that write with it (the function, the scheduler's DLQ)."""
+    problems = []
+    keys = {
+        name: _KEY_OF[r["Type"]](r["Properties"])
+        for name, r in resolved["Resources"].items()
+        if r["Type"] in _KEY_OF
+    }
+    used = {k for k in keys.values() if k}
+    if len(used) > 1:
+        problems.append(f"stores use different KMS keys: {sorted(used)}")
+    if used:
+        for name in sorted(n for n, k in keys.items() if not k):
+            problems.append(f"{name}: not encrypted with the stack's KMS key")
+    grants: dict[str, set[str]] = {}
+    for name, role in of_type(resolved, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+                actions = _as_list(statement["Action"])
+                if statement["Effect"] != "Allow" or not any(a.startswith("kms:") for a in actions):
+                    continue
+                if "kms:ViaService" not in str(statement.get("Condition")):
+                    problems.append(f"{name}/{statement.get('Sid')}: KMS use not limited by kms:ViaService")
+                grants.setdefault(name, set()).update(_as_list(statement["Resource"]))
+    for key in used:
+        for role in ("CheckerRole", "SchedulerRole"):
+            if key not in grants.get(role, set()):
+                problems.append(f"{role}: may not use the stack's KMS key {key}")
     return problems
 
 
@@ -291,6 +344,7 @@ def security_problems(resolved: dict[str, Any], source: dict[str, Any]) -> list[
         + _table_problems(resolved)
         + _bucket_problems(resolved)
         + _queue_problems(resolved)
+        + _kms_problems(resolved)
         + _secret_problems(resolved)
         + _environment_problems(source)
     )
@@ -304,6 +358,7 @@ PARAMETER_SETS = {
     },
     "policies from s3": {"PolicyS3Uri": "s3://config-bucket/imagewatch/policies/"},
     "alarm topic": {"AlarmTopicArn": TOPIC},
+    "customer managed key": {"KmsKeyArn": EXISTING_KEY},
     "many targets": MANY,
     "many targets, everything": {
         **MANY,
@@ -313,6 +368,7 @@ PARAMETER_SETS = {
         "ExistingSettingsSecretKmsKeyArn": EXISTING_KEY,
         "PolicyS3Uri": "s3://config-bucket/imagewatch/policies/",
         "AlarmTopicArn": TOPIC,
+        "KmsKeyArn": EXISTING_KEY,
     },
 }
 
@@ -492,6 +548,11 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         lambda r, s: r["Resources"]["FailureQueue"]["Properties"].pop("SqsManagedSseEnabled"),
         "FailureQueue: not encrypted",
     ),
+    "bucket unversioned": (lambda r, s: _bucket(r).pop("VersioningConfiguration"), "not versioned"),
+    "noncurrent versions kept forever": (
+        lambda r, s: _bucket(r)["LifecycleConfiguration"]["Rules"][0].pop("NoncurrentVersionExpiration"),
+        "noncurrent report versions never expire",
+    ),
     "secret value in template": (
         lambda r, s: r["Resources"]["SettingsSecret"]["Properties"].update(SecretString='{"HSS_SK": "x"}'),
         "SecretString",
@@ -577,6 +638,54 @@ def test_checker_reports_a_broken_property_with_many_targets(mutation: tuple[Mut
     resolved, source = copy.deepcopy(stack(**MANY)), copy.deepcopy(translated(**MANY))
     before = security_problems(resolved, source)
     assert before == [], before
+    mutate(resolved, source)
+    problems = security_problems(resolved, source)
+    assert any(expected in p for p in problems), f"checker missed {expected!r}; it said {problems}"
+
+
+# With a customer managed key (KmsKeyArn), broken the same way.
+KMS_MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "queue back on SSE-SQS": (
+        lambda r, s: r["Resources"]["SchedulerDeadLetterQueue"]["Properties"].update(
+            SqsManagedSseEnabled=True, KmsMasterKeyId=None
+        ),
+        "SchedulerDeadLetterQueue: not encrypted with the stack's KMS key",
+    ),
+    "log group without the key": (
+        lambda r, s: r["Resources"]["CheckerLogGroup"]["Properties"].pop("KmsKeyId"),
+        "CheckerLogGroup: not encrypted with the stack's KMS key",
+    ),
+    "table on another key": (
+        lambda r, s: r["Resources"]["LedgerTable"]["Properties"]["SSESpecification"].update(
+            KMSMasterKeyId="arn:aws:kms:eu-west-1:123456789012:key/other"
+        ),
+        "stores use different KMS keys",
+    ),
+    "kms grant without via-service": (
+        lambda r, s: _statement(r, "CheckerRole", "UseStackKmsKey").pop("Condition"),
+        "CheckerRole/UseStackKmsKey: KMS use not limited by kms:ViaService",
+    ),
+    "scheduler cannot use the key": (
+        lambda r, s: r["Resources"]["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+            "Statement"
+        ].pop(),
+        "SchedulerRole: may not use the stack's KMS key",
+    ),
+    "kms grant on any key": (
+        lambda r, s: _statement(r, "CheckerRole", "UseStackKmsKey").update(Resource="*"),
+        "UseStackKmsKey: Resource '*'",
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", KMS_MUTATIONS.values(), ids=KMS_MUTATIONS.keys())
+def test_checker_reports_a_broken_property_with_a_customer_managed_key(
+    mutation: tuple[Mutation, str],
+) -> None:
+    mutate, expected = mutation
+    params = {"KmsKeyArn": EXISTING_KEY}
+    resolved, source = copy.deepcopy(stack(**params)), copy.deepcopy(translated(**params))
+    assert security_problems(resolved, source) == []
     mutate(resolved, source)
     problems = security_problems(resolved, source)
     assert any(expected in p for p in problems), f"checker missed {expected!r}; it said {problems}"
