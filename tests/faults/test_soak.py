@@ -2,8 +2,11 @@
 then the faults clear and the runs go quiet, and an independent model (tests/support/soak_model.py)
 judges everything the chat stand-ins accepted.
 
-Edges: HSS (429 with and without Retry-After, 502/503/504, resets, malformed JSON — absorbed; a record
-with wrong types, a 500, HSS down, inserts and deletes between pages — incomplete reads), chat (each
+Edges: HSS (429 with and without Retry-After, 502/503/504, resets, malformed JSON, ``data_list`` null,
+a page longer than ``limit``, a page trickled a byte at a time — absorbed; a record with wrong types, a
+500, HSS down, inserts and deletes between pages, a short page, a ``total_num`` lower than the records,
+pages that ignore the offset — incomplete reads), an event redirecting the run's credentials to another
+endpoint (refused before anything is sent), a policy with a catastrophic-backtracking regex, chat (each
 platform's "too fast", 5xx, a permanent refusal, a channel down for several runs), the store (lease,
 read, reconcile write, the crash between "sent" and "recorded", a killed process, the final cleanup),
 and duplicate invocations of one scheduled time.
@@ -38,6 +41,7 @@ from support.fault_harness import (
     marked_items,
     more_line,
 )
+from support.loopback_servers import BlackHole
 from support.soak_model import (
     CHANNELS,
     HOUR,
@@ -62,19 +66,43 @@ PAGE = 10  # small pages, so inserts and deletes really shift records across pag
 SIGNING_SECRET = "soak-signing-secret-planted-Hy6u"
 URL_TOKENS = {name: f"soak-{name}-hook-token-planted-{n}Jk3" for n, name in enumerate(CHANNELS)}
 EVENT = {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
-HSS_ABSORBED = ("429", "429 Retry-After", "502", "503", "504", "reset", "malformed")
-HSS_INCOMPLETE = ("corrupt", "500", "down", "insert", "delete")
+HSS_ABSORBED = (
+    "429", "429 Retry-After", "502", "503", "504", "reset", "malformed", "null list", "long page", "trickle",
+)  # fmt: skip
+HSS_INCOMPLETE = ("corrupt", "500", "down", "insert", "delete", "short page", "low total", "ignore offset")
+EVENT_KINDS = ("redirect",)  # an event naming another endpoint: refused, the run never starts
+TRICKLE_DEADLINE_S = 0.2  # real seconds a trickled page costs (the client's exchange deadline)
+# never fires (no image name holds "!"), but would take seconds per image on a backtracking engine
+HOSTILE_REGEX_POLICY = {
+    "id": "soak-hostile-regex",
+    "title": "Soak rule with a catastrophic-backtracking regex",
+    "severity": "critical",
+    "where": {"field": "image_name", "op": "regex", "value": "(.{1,9}){1,9}!"},
+    "message": "never {image_id}",
+}
 CHAT_KINDS = ("too fast", "5xx", "5xx whole run", "down", "permanent")
 STORE_KINDS = ("killed after send", "acquire", "load", "save", "save_after_send", "forget")
 # every kind once, early, whatever the seed draws; then the draws alone
-AGENDA = {"hss": [*HSS_INCOMPLETE, *HSS_ABSORBED], "chat": list(CHAT_KINDS), "store": list(STORE_KINDS)}
+AGENDA = {
+    "hss": [*HSS_INCOMPLETE, *HSS_ABSORBED, *EVENT_KINDS],
+    "chat": list(CHAT_KINDS),
+    "store": list(STORE_KINDS),
+}
 
 
 class Driver:
     """Chooses the fleet's changes and the faults of each run from one seeded RNG, and records facts."""
 
-    def __init__(self, rng: random.Random, hss: Emulator, sinks: dict[str, WebhookSink], harness: Harness):
+    def __init__(
+        self,
+        rng: random.Random,
+        hss: Emulator,
+        sinks: dict[str, WebhookSink],
+        harness: Harness,
+        attacker: BlackHole,
+    ):
         self.rng, self.hss, self.sinks, self.harness = rng, hss, sinks, harness
+        self.attacker = attacker  # where a redirecting event points: must never hear from us
         self.fleet = hss.fleet
         self.images = 0
         self.fixed: list[tuple[str, str, int]] = []  # (subject, field, breaking value) fixed lately
@@ -129,10 +157,15 @@ class Driver:
         """Arm this run's HSS faults; returns (an incompleteness fault, its offset) or (None, None)."""
         roll = self.rng.random()
         kind = forced
-        if kind is None and roll < 0.14:
+        if kind is None and roll < 0.02:
+            kind = "redirect"
+        elif kind is None and roll < 0.16:
             kind = self.rng.choice(HSS_INCOMPLETE)
+        if kind == "redirect":
+            self.faults["event: redirect to another endpoint"] += 1
+            return kind, None
         if kind in HSS_INCOMPLETE:
-            if kind in ("insert", "delete") and len(self.fleet.listing()) < 2 * PAGE:
+            if kind in ("insert", "delete", "ignore offset") and len(self.fleet.listing()) < 2 * PAGE:
                 kind = "corrupt"
             return self.arm_incomplete(kind)
         budget = 4  # fewer than the client's 6 attempts, so one page can never exhaust them
@@ -151,7 +184,15 @@ class Driver:
             field, value = self.rng.choice((("vul_num", "many"), ("image_name", 42), (None, "junk")))
             faults.corrupt(offset=offset, field=field, value=value, times=1)
             return kind, offset
-        if kind == "500":
+        if kind == "short page":  # the first page is read alone: the listing stops right there
+            keep = self.rng.randrange(PAGE)
+            faults.lie("short", keep=keep)
+            return kind, keep
+        if kind == "low total":
+            faults.lie("low_total")
+        elif kind == "ignore offset":
+            faults.lie("ignore_offset", times=None, after=1)
+        elif kind == "500":
             faults.error(500, times=1)
         elif kind == "down":
             faults.error(503, times=None)
@@ -170,6 +211,12 @@ class Driver:
             faults.error(int(kind), times=times)
         elif kind == "reset":
             faults.reset(times=times)
+        elif kind == "null list":
+            faults.lie("null_list", times=times)
+        elif kind == "long page":
+            faults.lie("long", times=times)
+        elif kind == "trickle":
+            faults.trickle(0.02, times=times)
         else:
             faults.malformed(times=times)
 
@@ -210,20 +257,28 @@ class Driver:
         before_records = self.fleet.listing()
         truth_before = violations(before_records)
         tripped = len(self.harness.store_faults.tripped)
-        record = self.harness.invoke(EVENT)
+        event = EVENT
+        if incomplete == "redirect":
+            target = {"name": "prod", "endpoint": self.attacker.url("")}
+            event = {"source": "manual", "action": "check", "target": target}
+        record = self.harness.invoke(event)
         self.hss.faults.clear()
         after_records = self.fleet.listing()
         truth_after = violations(after_records)
         stopped = self.harness.store_faults.tripped[tripped:]
         summary = record.summary
         skipped = summary is not None and summary.get("status") == "skipped"
-        saved = not skipped and not {"acquire", "load", "save"} & set(stopped)
-        if incomplete in ("500", "down"):
+        saved = not skipped and not {"acquire", "load", "save"} & set(stopped) and incomplete != "redirect"
+        if incomplete in ("500", "down", "redirect"):
             found: set[str] = set()
         elif incomplete == "corrupt":
             found = set(truth_before) - set(violations([before_records[offset]]))
         elif incomplete in ("insert", "delete"):
             found = set(violations(before_records[:PAGE])) | set(violations(after_records[PAGE:]))
+        elif incomplete == "short page":
+            found = set(violations(before_records[:offset]))
+        elif incomplete in ("low total", "ignore offset"):
+            found = set(violations(before_records[:PAGE]))
         else:
             found = set(truth_before)
         items = {name: self.accepted(name, record) for name in self.sinks}
@@ -264,6 +319,7 @@ def soak_env(
     policies.mkdir()
     for policy_id in POLICIES:
         (policies / f"{policy_id}.json").write_text(json.dumps(policy_document(policy_id)))
+    (policies / "hostile-regex.json").write_text(json.dumps(HOSTILE_REGEX_POLICY))
     sinks: dict[str, WebhookSink] = {}
     with Emulator(Fleet.from_records([]), credentials()) as hss:
         try:
@@ -316,10 +372,16 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
 ) -> None:
     hss, sinks = soak_env
     harness = Harness(
-        sinks, fake=fake_time, clock=RunClock(1_767_225_600.0), page_size=PAGE, loopback_transport=True
+        sinks,
+        fake=fake_time,
+        clock=RunClock(1_767_225_600.0),
+        page_size=PAGE,
+        loopback_transport=True,
+        hss_exchange_deadline_s=TRICKLE_DEADLINE_S,
     ).install(monkeypatch)
     rng = random.Random(SEED)
-    driver = Driver(rng, hss, sinks, harness)
+    attacker = BlackHole().__enter__()
+    driver = Driver(rng, hss, sinks, harness, attacker)
     hss.fleet.insert([driver.record() for _ in range(20)])
     model = SoakModel()
     agenda = {edge: list(kinds) for edge, kinds in AGENDA.items()}
@@ -354,6 +416,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
                 facts.append(driver.invoke(None, None))
                 model.observe(facts[-1], len(facts) - 1)
     elapsed = time.monotonic() - started
+    attacker.__exit__(None, None, None)
     model.finish(violations(hss.fleet.listing()), harness.clock(), HOUR)
 
     # leaks: every log line, metric, report, summary, exception and chat message of the soak
@@ -391,6 +454,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
     pytestconfig.stash[SOAK_REPORT] = lines
     assert model.problems == [], "\n".join(model.problems)
     assert leaked == []
+    assert attacker.connections == 0, "a redirecting event reached the other endpoint"
     for kind in ("lost", "duplicate", "false", "false resolve", "misrouted", "model mismatch"):
         assert tallies[kind] == 0, kind
 

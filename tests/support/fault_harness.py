@@ -32,6 +32,7 @@ from imagewatch.alerts.ledger import LedgerEntry
 from imagewatch.alerts.store import StateStore, StateStoreError
 from imagewatch.hss.client import HssClient
 from imagewatch.hss.factory import build_auth
+from imagewatch.http_deadline import bounded
 from imagewatch.retry import RetryPolicy
 from imagewatch.settings import Settings
 from imagewatch.standins.webhook_sink import WebhookSink
@@ -213,6 +214,7 @@ class Harness:
         max_rps: float = 1000.0,
         hss_retry: RetryPolicy | None = None,
         hss_timeout: httpx.Timeout | None = None,
+        hss_exchange_deadline_s: float | None = None,
         delivery_timeout: httpx.Timeout | None = None,
         loopback_transport: bool = False,
         hss_class: type[HssClient] = HssClient,
@@ -227,6 +229,7 @@ class Harness:
         self.max_rps = max_rps
         self.hss_retry = hss_retry
         self.hss_timeout = hss_timeout
+        self.hss_exchange_deadline_s = hss_exchange_deadline_s  # real seconds: a trickling page's cost
         self.delivery_timeout = delivery_timeout
         self.loopback_transport = loopback_transport  # skip loading the CA bundle (plain http only)
         self.hss_class = hss_class  # a subclass can shim what a run cannot reach cheaply (start_offset)
@@ -244,8 +247,10 @@ class Harness:
         options: dict[str, Any] = {}
         if self.hss_timeout is not None:
             options["timeout"] = self.hss_timeout
+        if self.hss_exchange_deadline_s is not None:
+            options["exchange_deadline_s"] = self.hss_exchange_deadline_s
         if self.loopback_transport:
-            options["transport"] = httpx.HTTPTransport(verify=False)
+            options["transport"] = bounded(httpx.HTTPTransport(verify=False))
         if self.hss_monotonic is not None:
             options["monotonic"] = self.hss_monotonic()
         client = self.hss_class(
@@ -267,7 +272,7 @@ class Harness:
         if self.delivery_timeout is not None:
             options["timeout"] = self.delivery_timeout
         if self.loopback_transport:
-            options["transport"] = httpx.HTTPTransport(verify=False)
+            options["transport"] = bounded(httpx.HTTPTransport(verify=False))
         deliverer = RecordingDeliverer(**options)
         self.deliverers.append(deliverer)
         return deliverer
