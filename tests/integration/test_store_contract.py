@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from imagewatch.alerts.dynamodb_store import DynamoDbStore
-from imagewatch.alerts.ledger import ChannelRule, due_alerts, mark_delivered, reconcile
+from imagewatch.alerts.ledger import ChannelRule, Delivery, LedgerEntry, due_alerts, mark_delivered, reconcile
 from imagewatch.alerts.sqlite_store import SqliteStore
-from imagewatch.alerts.store import LeaseHeldError, StateStore, StateStoreError
+from imagewatch.alerts.store import ENTRY_FIELDS, LeaseHeldError, StateStore, StateStoreError, entry_to_row
 from imagewatch.violation import Violation
 from support.moto_support import create_ledger_table
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -109,3 +114,213 @@ def test_dynamodb_items_carry_ttl(moto_server) -> None:
     [item] = dynamodb.scan(TableName=table)["Items"]
     assert int(item["expires_at"]["N"]) == 1_700_000_000 + 30 * 86_400
     assert item["target"]["S"] == "t" and item["fingerprint"]["S"] == rec.new[0].fingerprint
+
+
+# --- scan: the ledger read page by page, in fingerprint order -------------------------------------------
+
+
+def entry(fp: str, *, message: str = "m", channels: int = 1, status: str = "open") -> LedgerEntry:
+    """An entry with a chosen fingerprint (scan order is the point here, not how fingerprints are made)."""
+    return LedgerEntry(
+        fingerprint=fp,
+        policy_id="p",
+        subject=f"img-{fp}",
+        severity="high",
+        label=f"img-{fp}:1 on 3 hosts (ecs-a, ecs-b, ecs-c)",
+        message=message,
+        status="resolved" if status == "resolved" else "open",
+        first_seen=1_700_000_000_000,
+        last_seen=1_700_000_000_000,
+        resolved_at=1_700_000_000_000 if status == "resolved" else None,
+        deliveries={
+            f"channel-{c}": Delivery(new_at=1_700_000_000_000 + c, last_sent_at=1_700_000_000_000 + c)
+            for c in range(channels)
+        },
+    )
+
+
+def hex_fp(i: int) -> str:
+    """20 lowercase hex chars, scattered (so insertion order is not fingerprint order)."""
+    return hashlib.blake2b(str(i).encode(), digest_size=10).hexdigest()
+
+
+class Backend:
+    """What a store asked of its storage, counted at the storage's own edge: the SQLite connection's
+    statement trace, or botocore's after-call event of the DynamoDB client. ``reads`` holds one
+    (items, more_pages) pair per page read; ``writes`` the number of entries the caller's iterable had
+    yielded when each write went out. A read loop that does not advance (the same DynamoDB page twice,
+    or more pages than any test needs) fails the test instead of hanging it."""
+
+    MAX_READS = 100
+
+    def __init__(self, store: StateStore) -> None:
+        self.reads: list[tuple[int, bool]] = []
+        self.writes: list[int] = []
+        self.pulled = 0  # bumped by ``counted``
+        self._page_ends: set[str] = set()
+        if isinstance(store, SqliteStore):
+            store._db.set_trace_callback(self._sql)  # test-only peek at the store's connection
+        else:
+            assert isinstance(store, DynamoDbStore)
+            store._client.meta.events.register("after-call.dynamodb", self._api)
+
+    def counted(self, items: Iterable[T]) -> Iterator[T]:
+        for item in items:
+            self.pulled += 1
+            yield item
+
+    def _read(self, items: int, more: bool) -> None:
+        self.reads.append((items, more))
+        assert len(self.reads) <= self.MAX_READS, "the scan does not stop"
+
+    def _sql(self, statement: str) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb == "SELECT" and " FROM ledger" in statement:
+            self._read(-1, True)  # SQLite's trace does not tell the row count
+        elif verb in ("INSERT", "DELETE") and "ledger" in statement:
+            self.writes.append(self.pulled)
+
+    def _api(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if model.name == "Query":
+            self._read(parsed.get("Count", 0), "LastEvaluatedKey" in parsed)
+            if "LastEvaluatedKey" in parsed:
+                end = json.dumps(parsed["LastEvaluatedKey"], sort_keys=True)
+                assert end not in self._page_ends, "the scan read the same page twice"
+                self._page_ends.add(end)
+        elif model.name == "BatchWriteItem":
+            self.writes.append(self.pulled)
+
+
+def test_scan_yields_every_entry_once_in_fingerprint_order_page_by_page(store: StateStore) -> None:
+    fps = [hex_fp(i) for i in range(50)]
+    store.save("t", (entry(fp) for fp in fps))
+    store.save("other", (entry(hex_fp(i)) for i in range(50, 60)))
+    store.acquire("t", "run-a", now_ms=1, ttl_ms=60_000)  # the lease item sorts first in DynamoDB
+    backend = Backend(store)
+    pages = store.scan("t", page_size=7)
+    first = next(pages)
+    assert len(backend.reads) == 1  # read as consumed, a page at a time
+    scanned = [first, *pages]
+    assert [e.fingerprint for e in scanned] == sorted(fps)
+    assert scanned == sorted((entry(fp) for fp in fps), key=lambda e: e.fingerprint)
+    # 50 entries (+ the lease on DynamoDB) at 7 a page: 8 pages, or 9 when the last one is empty.
+    assert 8 <= len(backend.reads) <= 9
+
+
+def test_scan_of_an_empty_target_yields_nothing(store: StateStore) -> None:
+    store.save("other", [entry(hex_fp(1))])
+    store.acquire("t", "run-a", now_ms=1, ttl_ms=60_000)
+    assert list(store.scan("t")) == []
+    assert list(store.scan("never-seen", page_size=1)) == []
+
+
+def test_scan_refuses_a_page_size_below_one_at_once(store: StateStore) -> None:
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="page_size"):
+            store.scan("t", page_size=bad)  # not deferred to the first next()
+
+
+def test_writes_between_pages_neither_repeat_nor_skip_entries(store: StateStore) -> None:
+    """What a run does while it merges: rewrites the entry it just read, forgets the one before it
+    (so a page may resume after a key that is gone), adds entries behind the scan and one far ahead."""
+    fps = sorted(hex_fp(i) for i in range(30))
+    store.save("t", (entry(fp) for fp in fps))
+    ahead = "f" * 20  # above every hashed fingerprint; f"{n:020x}" for small n is below them all
+    assert f"{100:020x}" < fps[0] and fps[-1] < ahead
+    Backend(store)  # fails a scan that rereads a page instead of looping with it
+    seen: list[str] = []
+    for current in store.scan("t", page_size=4):
+        seen.append(current.fingerprint)
+        store.save("t", [entry(current.fingerprint, status="resolved"), entry(f"{len(seen):020x}")])
+        if len(seen) > 1:
+            store.forget("t", [seen[-2]])
+        if len(seen) == 1:
+            store.save("t", [entry(ahead)])
+    assert seen == [*fps, ahead]
+    left = store.load("t")
+    assert set(left) == {ahead, *(f"{n:020x}" for n in range(1, len(seen) + 1))}
+
+
+def test_save_and_forget_stream_the_callers_iterable(store: StateStore) -> None:
+    """A generator of any length is written in bounded chunks, the first before the last is made."""
+    n = 600  # above SQLite's 500-row write chunk and many DynamoDB batches of 25
+    backend = Backend(store)
+    store.save("t", backend.counted(entry(hex_fp(i)) for i in range(n)))
+    assert backend.writes and backend.writes[0] < n
+    assert len(store.load("t")) == n
+    backend.pulled, backend.writes = 0, []
+    store.forget("t", backend.counted(hex_fp(i) for i in range(n)))
+    assert backend.writes and backend.writes[0] < n
+    assert store.load("t") == {}
+
+
+def test_save_keeps_the_last_of_repeated_fingerprints(store: StateStore) -> None:
+    """One DynamoDB batch may not name a key twice; a later entry wins, as a later save would."""
+    store.save("t", [entry("a" * 20, message="first"), entry("a" * 20, message="second")])
+    assert [e.message for e in store.scan("t")] == ["second"]
+    store.forget("t", ["a" * 20, "a" * 20])
+    assert store.load("t") == {}
+
+
+def big_ledger(n: int) -> Iterator[LedgerEntry]:
+    """``n`` entries of about 1.3 KB as stored: a ~500-byte message and four channels' deliveries."""
+    for i in range(n):
+        yield entry(hex_fp(i), message=f"{i:05d} " + "vulnerable package, fix available; " * 14, channels=4)
+
+
+def test_a_ledger_past_one_megabyte_is_read_across_dynamodb_pages(moto_server: Any) -> None:
+    """3,000 entries (~4 MB) under one target. ``page_size`` is set above the entry count, so only the
+    1 MB cap on a Query page (which moto applies like DynamoDB, to whole items before projection)
+    splits the read: a scan that ignores ``LastEvaluatedKey`` stops after the first page and misses
+    most of the ledger; one that drops ``ExclusiveStartKey`` rereads page one until ``Backend`` stops
+    it."""
+    dynamodb = moto_server.client("dynamodb")
+    table = create_ledger_table(dynamodb)
+    store = DynamoDbStore(table, dynamodb)
+    n = 3_000
+    store.save("t", big_ledger(n))
+    store.save("other", (entry(hex_fp(i)) for i in range(n, n + 20)))
+    store.acquire("t", "run-a", now_ms=1, ttl_ms=60_000)
+    backend = Backend(store)
+    fingerprints = [e.fingerprint for e in store.scan("t", page_size=10_000)]
+    assert fingerprints == sorted(hex_fp(i) for i in range(n))  # each once, in order, nothing else
+    assert len(backend.reads) >= 3
+    assert all(more for _, more in backend.reads[:-1]) and not backend.reads[-1][1]
+    assert all(items < n for items, _ in backend.reads)  # the size cap, not Limit, ended each page
+    assert sum(items for items, _ in backend.reads) == n + 1  # the lease was read and skipped
+
+
+def test_entry_fields_name_everything_an_entry_stores() -> None:
+    """The SQLite columns and the DynamoDB projection come from ``ENTRY_FIELDS``: a field added to
+    ``LedgerEntry`` but not there would be dropped on the way back."""
+    assert tuple(entry_to_row(entry("a" * 20))) == ENTRY_FIELDS
+    assert set(ENTRY_FIELDS) == set(LedgerEntry.__struct_fields__)
+
+
+def test_scan_asks_dynamodb_for_entry_attributes_only(moto_server: Any) -> None:
+    dynamodb = moto_server.client("dynamodb")
+    table = create_ledger_table(dynamodb)
+    store = DynamoDbStore(table, dynamodb)
+    store.save("t", [entry(hex_fp(1), status="resolved")])
+    requests: list[dict[str, Any]] = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: requests.append(params)
+    )
+    assert [e.status for e in store.scan("t")] == ["resolved"]
+    [request] = requests
+    assert request["ConsistentRead"] is True and request["Limit"] == 500
+    projected = {
+        request["ExpressionAttributeNames"][name.strip()]
+        for name in request["ProjectionExpression"].split(",")
+    }
+    assert projected == set(ENTRY_FIELDS)
+    assert "expires_at" not in projected and "target" not in projected
+
+
+def test_a_failing_query_is_a_state_store_error_naming_table_and_code(moto_server: Any) -> None:
+    store = DynamoDbStore("no-such-table", moto_server.client("dynamodb"))
+    pages = store.scan("t")
+    with pytest.raises(
+        StateStoreError, match="state table no-such-table: cannot read the ledger: ResourceNotFound"
+    ):
+        next(pages)

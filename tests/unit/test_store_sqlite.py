@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from imagewatch.alerts.ledger import ChannelRule, due_alerts, mark_delivered, reconcile
-from imagewatch.alerts.sqlite_store import SqliteStore
+from imagewatch.alerts.sqlite_store import _PAGE_SQL, SqliteStore
 from imagewatch.alerts.store import StateStoreError
 from imagewatch.violation import Violation
 
@@ -30,3 +31,21 @@ def test_unwritable_location_is_a_state_store_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StateStoreError, match="state store"):
         SqliteStore(blocker / "ledger.sqlite3")
+
+
+def test_a_scan_page_is_a_range_of_the_primary_key(tmp_path: Path) -> None:
+    """Keyset pagination costs one index seek per page: no table scan, no sort of the target's rows."""
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    plan = " | ".join(row[-1] for row in store._db.execute(f"EXPLAIN QUERY PLAN {_PAGE_SQL}", ("t", "", 7)))
+    assert "USING INDEX" in plan and "fingerprint>?" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_an_unreadable_row_is_a_state_store_error_while_scanning(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    store = SqliteStore(path)
+    store.save("t", reconcile({}, [Violation("p", "P", "high", "a@h", "a", "m", {})], {"p"}, now=5).new)
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE ledger SET deliveries = '{not json'")
+    with pytest.raises(StateStoreError, match="cannot read the ledger"):
+        list(store.scan("t"))

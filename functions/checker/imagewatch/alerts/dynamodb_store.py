@@ -6,20 +6,36 @@ overlapping runs of one target cannot both send. Every item carries ``expires_at
 for DynamoDB TTL: open entries are refreshed at least daily while they fire; an entry that is
 abandoned — its policy deleted, its target no longer checked, a resolved notice never confirmed —
 disappears ``ttl_days`` after it was last written. Finished entries are deleted at once.
+
+Reads are Query pages in sort-key (fingerprint) order, each capped by ``Limit`` and by DynamoDB's
+1 MB per page, resumed from ``LastEvaluatedKey``; writes are BatchWriteItem calls of 25, taken from the
+caller's iterable as it goes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from imagewatch.alerts.ledger import LedgerEntry
-from imagewatch.alerts.store import LeaseHeldError, StateStoreError, entry_from_row, entry_to_row
+from imagewatch.alerts.store import (
+    DEFAULT_PAGE_SIZE,
+    ENTRY_FIELDS,
+    LeaseHeldError,
+    StateStoreError,
+    check_page_size,
+    chunked,
+    entry_from_row,
+    entry_to_row,
+)
 
 LEASE_KEY = "#lease"
 BATCH = 25  # BatchWriteItem's limit
 MAX_BATCH_ROUNDS = 8
+# Every projected name goes through a placeholder: ``status`` is a DynamoDB reserved word.
+_PROJECTION_NAMES = {f"#f{i}": name for i, name in enumerate(ENTRY_FIELDS)}
+_PROJECTION = ", ".join(_PROJECTION_NAMES)
 
 
 class DynamoDbStore:
@@ -88,60 +104,74 @@ class DynamoDbStore:
         except BotoCoreError as exc:
             raise self._fail("release the lease", exc) from None
 
-    def load(self, target: str) -> dict[str, LedgerEntry]:
+    def scan(self, target: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[LedgerEntry]:
+        """Query pages of ``target`` (the sort key orders them by fingerprint), strongly consistent so
+        a run sees the previous run's last writes, with only the attributes an entry needs (which
+        trims the transfer, not the read units: DynamoDB charges and caps a page by whole items)."""
+        return self._pages(target, check_page_size(page_size))
+
+    def _pages(self, target: str, limit: int) -> Iterator[LedgerEntry]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        entries: dict[str, LedgerEntry] = {}
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": "target = :t",
+            "KeyConditionExpression": "#target = :t",
+            "ExpressionAttributeNames": {"#target": "target", **_PROJECTION_NAMES},
             "ExpressionAttributeValues": {":t": {"S": target}},
+            "ProjectionExpression": _PROJECTION,
             "ConsistentRead": True,
+            "Limit": limit,
         }
-        try:
-            while True:
+        while True:
+            try:
                 answer = self._client.query(**request)
-                for item in answer.get("Items", []):
-                    if item["fingerprint"]["S"] == LEASE_KEY:
-                        continue
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail("read the ledger", exc) from None
+            for item in answer.get("Items", []):
+                if item.get("fingerprint", {}).get("S") == LEASE_KEY:
+                    continue
+                try:
                     entry = entry_from_row(_from_item(item))
-                    entries[entry.fingerprint] = entry
-                if "LastEvaluatedKey" not in answer:
-                    return entries
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail("read the ledger", exc) from None
-        except (KeyError, ValueError, TypeError) as exc:
-            raise StateStoreError(f"state table {self.table_name}: unreadable ledger item ({exc})") from None
+                except (KeyError, ValueError, TypeError) as exc:
+                    raise StateStoreError(
+                        f"state table {self.table_name}: unreadable ledger item ({exc})"
+                    ) from None
+                yield entry
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def load(self, target: str) -> dict[str, LedgerEntry]:
+        return {entry.fingerprint: entry for entry in self.scan(target)}
 
     def save(self, target: str, entries: Iterable[LedgerEntry]) -> None:
-        requests = [{"PutRequest": {"Item": self._to_item(target, entry)}} for entry in entries]
-        self._batch(requests, "write the ledger")
+        for chunk in chunked(entries, BATCH):
+            # One batch may not name a key twice; the later entry wins, as a later write would.
+            items = {entry.fingerprint: self._to_item(target, entry) for entry in chunk}
+            self._batch([{"PutRequest": {"Item": item}} for item in items.values()], "write the ledger")
 
     def forget(self, target: str, fingerprints: Iterable[str]) -> None:
-        requests = [
-            {"DeleteRequest": {"Key": {"target": {"S": target}, "fingerprint": {"S": fp}}}}
-            for fp in fingerprints
-        ]
-        self._batch(requests, "write the ledger")
+        for chunk in chunked(fingerprints, BATCH):
+            keys = dict.fromkeys(chunk)
+            requests = [
+                {"DeleteRequest": {"Key": {"target": {"S": target}, "fingerprint": {"S": fp}}}} for fp in keys
+            ]
+            self._batch(requests, "write the ledger")
 
-    def _batch(self, requests: list[dict[str, Any]], action: str) -> None:
+    def _batch(self, pending: list[dict[str, Any]], action: str) -> None:
+        """One BatchWriteItem of at most ``BATCH`` requests, resending what DynamoDB left unprocessed."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        for start in range(0, len(requests), BATCH):
-            pending = requests[start : start + BATCH]
-            for _ in range(MAX_BATCH_ROUNDS):
-                try:
-                    answer = self._client.batch_write_item(RequestItems={self.table_name: pending})
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._fail(action, exc) from None
-                pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
-                if not pending:
-                    break
-            else:
-                raise StateStoreError(
-                    f"state table {self.table_name}: cannot {action}: throttled (unprocessed)"
-                )
+        for _ in range(MAX_BATCH_ROUNDS):
+            try:
+                answer = self._client.batch_write_item(RequestItems={self.table_name: pending})
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(action, exc) from None
+            pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return
+        raise StateStoreError(f"state table {self.table_name}: cannot {action}: throttled (unprocessed)")
 
     def _to_item(self, target: str, entry: LedgerEntry) -> dict[str, Any]:
         row = entry_to_row(entry)

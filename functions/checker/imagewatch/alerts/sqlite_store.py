@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from imagewatch.alerts.ledger import LedgerEntry
-from imagewatch.alerts.store import LeaseHeldError, StateStoreError, entry_from_row, entry_to_row
+from imagewatch.alerts.store import (
+    DEFAULT_PAGE_SIZE,
+    ENTRY_FIELDS,
+    LeaseHeldError,
+    StateStoreError,
+    check_page_size,
+    chunked,
+    entry_from_row,
+    entry_to_row,
+)
 
-_COLUMNS = (
-    "fingerprint",
-    "policy_id",
-    "subject",
-    "severity",
-    "label",
-    "message",
-    "status",
-    "first_seen",
-    "last_seen",
-    "resolved_at",
-    "deliveries",
+_COLUMNS = ENTRY_FIELDS
+# Rows per write transaction: a long generator never holds the file's write lock (which other runs
+# sharing the file wait on) for more than one chunk.
+WRITE_CHUNK = 500
+_PAGE_SQL = (
+    f"SELECT {', '.join(_COLUMNS)} FROM ledger"  # noqa: S608 - fixed names
+    " WHERE target = ? AND fingerprint > ? ORDER BY fingerprint LIMIT ?"
 )
 
 
@@ -76,44 +80,51 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path}: cannot release the lease: {exc}") from None
 
+    def scan(self, target: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[LedgerEntry]:
+        """Keyset pagination on the primary key: each page is one indexed SELECT after the last
+        fingerprint read, fetched whole, so no cursor stays open across the caller's writes."""
+        return self._pages(target, check_page_size(page_size))
+
+    def _pages(self, target: str, limit: int) -> Iterator[LedgerEntry]:
+        after = ""  # every fingerprint sorts after the empty string
+        while True:
+            try:
+                rows = self._db.execute(_PAGE_SQL, (target, after, limit)).fetchall()
+                page = [entry_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+            except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+                raise StateStoreError(f"state store {self.path}: cannot read the ledger: {exc}") from None
+            yield from page
+            if len(rows) < limit:
+                return
+            after = rows[-1][0]
+
     def load(self, target: str) -> dict[str, LedgerEntry]:
-        try:
-            cursor = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM ledger WHERE target = ?",  # noqa: S608 - fixed names
-                (target,),
-            )
-            return {row[0]: entry_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in cursor}
-        except (sqlite3.Error, ValueError, KeyError) as exc:
-            raise StateStoreError(f"state store {self.path}: cannot read the ledger: {exc}") from None
+        return {entry.fingerprint: entry for entry in self.scan(target)}
 
     def save(self, target: str, entries: Iterable[LedgerEntry]) -> None:
-        rows = []
-        for entry in entries:
-            row = entry_to_row(entry)
-            row["deliveries"] = json.dumps(row["deliveries"], sort_keys=True)
-            rows.append((target, *(row[name] for name in _COLUMNS)))
         placeholders = ", ".join("?" * (len(_COLUMNS) + 1))
-        try:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany(
-                    f"INSERT OR REPLACE INTO ledger (target, {', '.join(_COLUMNS)})"  # noqa: S608
-                    f" VALUES ({placeholders})",
-                    rows,
-                )
-        except sqlite3.Error as exc:
-            raise StateStoreError(f"state store {self.path}: cannot write the ledger: {exc}") from None
+        sql = f"INSERT OR REPLACE INTO ledger (target, {', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+        for chunk in chunked(entries, WRITE_CHUNK):
+            self._write(sql, [(target, *_row(entry)) for entry in chunk])
 
     def forget(self, target: str, fingerprints: Iterable[str]) -> None:
+        sql = "DELETE FROM ledger WHERE target = ? AND fingerprint = ?"
+        for chunk in chunked(fingerprints, WRITE_CHUNK):
+            self._write(sql, [(target, fp) for fp in chunk])
+
+    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         try:
             with self._db:
                 self._db.execute("BEGIN")
-                self._db.executemany(
-                    "DELETE FROM ledger WHERE target = ? AND fingerprint = ?",
-                    [(target, fp) for fp in fingerprints],
-                )
+                self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path}: cannot write the ledger: {exc}") from None
 
     def close(self) -> None:
         self._db.close()
+
+
+def _row(entry: LedgerEntry) -> tuple[object, ...]:
+    row = entry_to_row(entry)
+    row["deliveries"] = json.dumps(row["deliveries"], sort_keys=True)
+    return tuple(row[name] for name in _COLUMNS)

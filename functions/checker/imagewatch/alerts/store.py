@@ -7,11 +7,32 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any, Protocol, TypeVar
+
+import msgspec
 
 from imagewatch.alerts.ledger import Delivery, LedgerEntry
+
+T = TypeVar("T")
+
+# What a stored entry holds, in ``entry_to_row``'s order: the SQLite columns, and the only attributes a
+# DynamoDB read asks for (items also carry ``target`` and ``expires_at``, which a read does not need).
+ENTRY_FIELDS = (
+    "fingerprint",
+    "policy_id",
+    "subject",
+    "severity",
+    "label",
+    "message",
+    "status",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "deliveries",
+)
+DEFAULT_PAGE_SIZE = 500
 
 
 class StateStoreError(Exception):
@@ -36,16 +57,37 @@ class StateStore(Protocol):
     def release(self, target: str, run_id: str) -> None:
         """Give the lease back (only if ``run_id`` still holds it)."""
 
+    def scan(self, target: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[LedgerEntry]:
+        """Every entry of ``target`` (never the lease), in ascending fingerprint order, read
+        ``page_size`` at a time, so a run can merge the ledger with its sorted violations without
+        holding either. Each page resumes after the last fingerprint read: entries this process saves
+        or forgets between pages never make the scan repeat or skip an entry it did not touch. Read
+        errors surface as ``StateStoreError`` while iterating."""
+
     def load(self, target: str) -> dict[str, LedgerEntry]:
-        """Every entry of ``target`` that is not finished, by fingerprint."""
+        """The whole of ``scan(target)`` by fingerprint: for tests and the CLI, not for a run."""
 
     def save(self, target: str, entries: Iterable[LedgerEntry]) -> None:
-        """Insert or replace ``entries``."""
+        """Insert or replace ``entries`` (any iterable, consumed in bounded chunks; later wins)."""
 
     def forget(self, target: str, fingerprints: Iterable[str]) -> None:
-        """Drop finished entries."""
+        """Drop finished entries (any iterable, consumed in bounded chunks)."""
 
     def close(self) -> None: ...
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, read lazily: a store writes a generator of any length
+    while holding one chunk."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def check_page_size(page_size: int) -> int:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValueError(f"page_size must be a positive integer, not {page_size!r}")
+    return page_size
 
 
 def entry_to_row(entry: LedgerEntry) -> dict[str, object]:
@@ -74,9 +116,12 @@ def entry_to_row(entry: LedgerEntry) -> dict[str, object]:
 
 
 def entry_from_row(row: dict[str, object]) -> LedgerEntry:
-    deliveries = row.get("deliveries") or {}
-    if isinstance(deliveries, str):
-        deliveries = json.loads(deliveries)
+    """The inverse of ``entry_to_row``; reads only ``ENTRY_FIELDS`` (``deliveries`` may be JSON text)."""
+    raw = row.get("deliveries") or {}
+    if isinstance(raw, str | bytes):  # JSON text: decoded straight into Delivery records
+        deliveries = _decode_deliveries(raw)
+    else:
+        deliveries = {name: Delivery(**value) for name, value in raw.items()}  # type: ignore[union-attr]
     return LedgerEntry(
         fingerprint=str(row["fingerprint"]),
         policy_id=str(row["policy_id"]),
@@ -88,8 +133,11 @@ def entry_from_row(row: dict[str, object]) -> LedgerEntry:
         first_seen=int(row["first_seen"]),  # type: ignore[call-overload]
         last_seen=int(row["last_seen"]),  # type: ignore[call-overload]
         resolved_at=None if row.get("resolved_at") is None else int(row["resolved_at"]),  # type: ignore[call-overload]
-        deliveries={name: Delivery(**value) for name, value in deliveries.items()},  # type: ignore[union-attr]
+        deliveries=deliveries,
     )
+
+
+_decode_deliveries = msgspec.json.Decoder(dict[str, Delivery]).decode
 
 
 def __getattr__(name: str) -> Any:
