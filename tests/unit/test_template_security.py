@@ -408,7 +408,10 @@ def test_every_allow_statement_names_resources() -> None:
             ),
             ["<LedgerTable.Arn>"],
         ),
-        "ReportsWriteAndLink": (["s3:GetObject", "s3:PutObject"], ["<ReportBucket.Arn>/reports/*"]),
+        "ReportsWriteAndLink": (
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            ["<ReportBucket.Arn>/reports/*"],
+        ),
         "ReadSettingsSecret": (["secretsmanager:GetSecretValue"], ["<SettingsSecret>"]),
         "DecryptSettingsSecretViaSecretsManager": (["kms:Decrypt"], [EXISTING_KEY]),
         "ReadPolicyObjects": (["s3:GetObject"], ["arn:aws:s3:::config-bucket/imagewatch/*"]),
