@@ -96,7 +96,7 @@ def test_new_then_reminder_after_the_interval_then_resolved(settings_env: dict, 
     fleet.delete(["b@h1"])
     clock.now += HOUR
     cleared = run(settings_env, clock)
-    gone = fingerprint("malicious-files", "b@h1")
+    gone = fingerprint("malicious-files", "b")
     assert kinds(ops) == {("resolved", gone)} and kinds(oncall) == {("resolved", gone)}
     assert (
         cleared["resolved"] == 1 and len(ops.received) == 3 and len(oncall.received) == 3

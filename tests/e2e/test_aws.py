@@ -4,6 +4,7 @@ that are secrets live only in the secret, as in the stack."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -22,6 +23,7 @@ from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.settings import SettingsError
 from imagewatch.standins.webhook_sink import WebhookSink
+from support import moto_support
 from support.known_fleet import E2E_POLICIES, EXPECTED, ROOT
 from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
 
@@ -96,7 +98,11 @@ def invoke(name: str) -> dict:
 
 
 def ledger_items(stack: dict) -> list[dict]:
-    return stack["dynamodb"].scan(TableName=stack["table"])["Items"]
+    return moto_support.ledger_items(stack["dynamodb"], stack["table"])
+
+
+def _unzipped(key: str, body: bytes) -> str:
+    return (gzip.decompress(body) if key.endswith(".gz") else body).decode()
 
 
 def report_keys(stack: dict) -> list[str]:
@@ -111,16 +117,21 @@ def test_scheduled_run_uses_table_bucket_and_secret(stack: dict) -> None:
     assert len(items) == len(EXPECTED)  # the lease is released, only entries remain
     assert all(int(item["expires_at"]["N"]) > 0 for item in items)
     keys = report_keys(stack)
-    assert [k.rsplit(".", 1)[1] for k in keys] == ["csv", "json"]
+    assert [k.rsplit("/", 1)[1].split(".", 1)[1] for k in keys] == [
+        "json",
+        "violations.csv.gz",
+        "violations.jsonl.gz",
+    ]
     assert (
-        keys[1].startswith("reports/127.0.0.1_")
-        and summary["report"]["json"] == f"s3://{stack['bucket']}/{keys[1]}"
+        keys[0].startswith("reports/127.0.0.1_")
+        and summary["report"]["json"] == f"s3://{stack['bucket']}/{keys[0]}"
     )
-    report = json.loads(stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[1])["Body"].read())
+    report = json.loads(stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[0])["Body"].read())
+    body = stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[2])["Body"].read()
+    rows = [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
     digest = stack["sink"].received[0].json()
-    assert {v["fingerprint"] for v in report["violations_list"]} == {
-        a["fingerprint"] for a in digest["alerts"]
-    }
+    assert {row["fingerprint"] for row in rows} == {a["fingerprint"] for a in digest["alerts"]}
+    assert report["violation_files"]["jsonl"] == f"s3://{stack['bucket']}/{keys[2]}"
     assert report["settings"]["state_table"] == stack["table"] and report["settings"]["hss_sk"] == "(set)"
     # the digest's link is a presigned URL that really serves this report
     linked = httpx.get(digest["report_url"], timeout=10)
@@ -132,10 +143,10 @@ def test_scheduled_run_uses_table_bucket_and_secret(stack: dict) -> None:
     [
         (
             "eventbridge-scheduled.json",
-            {"new": len(EXPECTED), "sent": 1, "reports": 2, "entries": len(EXPECTED)},
+            {"new": len(EXPECTED), "sent": 1, "reports": 3, "entries": len(EXPECTED)},
         ),
         ("dry-run.json", {"new": len(EXPECTED), "sent": 0, "reports": 0, "entries": 0}),
-        ("policy-subset.json", {"new": 5, "sent": 1, "reports": 2, "entries": 5}),
+        ("policy-subset.json", {"new": 5, "sent": 1, "reports": 3, "entries": 5}),
         ("test-notification.json", {"sent": 1, "reports": 0, "entries": 0}),
     ],
 )
@@ -189,7 +200,7 @@ def test_no_secret_value_appears_anywhere(stack: dict, caplog: pytest.LogCapture
         summaries.append(invoke("scheduled.json"))
     captured = [out.getvalue(), err.getvalue(), caplog.text, json.dumps(summaries)]
     captured += [
-        stack["s3"].get_object(Bucket=stack["bucket"], Key=k)["Body"].read().decode()
+        _unzipped(k, stack["s3"].get_object(Bucket=stack["bucket"], Key=k)["Body"].read())
         for k in report_keys(stack)
     ]
     captured += [json.dumps(ledger_items(stack))]

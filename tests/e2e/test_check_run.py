@@ -13,6 +13,7 @@ from imagewatch.emulator import Emulator, Fleet
 from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
+from support import reports
 from support.known_fleet import EXPECTED, ROOT
 
 EVENTS = ROOT / "events"
@@ -94,12 +95,40 @@ def test_a_fleet_change_sends_exactly_the_new_and_the_cleared(
     assert fixed == 1 and added == ["z@h9"]
     summary = invoke("scheduled.json")
     assert (summary["new"], summary["resolved"]) == (1, 1)
-    fp = fingerprints({("malicious-files", "b@h1"), ("high-severity", "z@h9")})
+    fp = fingerprints({("malicious-files", "b"), ("high-severity", "z")})
     assert delivered(sink) == {
-        ("resolved", "malicious-files", fp[("malicious-files", "b@h1")]),
-        ("new", "high-severity", fp[("high-severity", "z@h9")]),
+        ("resolved", "malicious-files", fp[("malicious-files", "b")]),
+        ("new", "high-severity", fp[("high-severity", "z")]),
     }
     assert sink.received[-1].json()["title"] == "imagewatch compliance: 1 new, 1 resolved"
+
+
+def test_an_image_on_several_hosts_is_one_violation_until_its_last_host_is_fixed(
+    env: dict, sink: WebhookSink, fleet: Fleet
+) -> None:
+    """Issue 13: a violation is an image. Image ``a`` (High) runs on h1; it joins two more hosts, one
+    host is fixed, then the others: one alert, its count changing, resolved only with the last host."""
+    a = fleet.find("a@h1").record
+    invoke("scheduled.json")
+    fp = fingerprints({("high-severity", "a")})[("high-severity", "a")]
+    added = fleet.insert(
+        [{**a, "host_id": "h7", "host_name": "node-h7"}, {**a, "host_id": "h8", "host_name": None}]
+    )
+    assert added == ["a@h7", "a@h8"]
+    grown = invoke("scheduled.json")
+    assert (grown["new"], grown["resolved"], grown["violations"]["total"]) == (0, 0, len(EXPECTED))
+    row = next(r for r in reports.rows(grown) if r["fingerprint"] == fp)
+    assert row["label"] == "shop/a:1.0 on 3 hosts (h8, node-h1, node-h7)" and row["status"] == "open"
+    assert len(sink.received) == 1  # hosts joining open no new alert
+    fleet.delete(["a@h1", "a@h8"])
+    shrunk = invoke("scheduled.json")
+    assert (shrunk["new"], shrunk["resolved"]) == (0, 0)
+    row = next(r for r in reports.rows(shrunk) if r["fingerprint"] == fp)
+    assert row["label"] == "shop/a:1.0 on 1 host (node-h7)" and row["hosts"] == 1
+    fleet.update("a@h7", severity_level="Low")  # the last host fixed
+    fixed = invoke("scheduled.json")
+    assert (fixed["new"], fixed["resolved"]) == (0, 1)
+    assert delivered(sink) == {("resolved", "high-severity", fp)}
 
 
 def test_a_sink_that_fails_once_gets_the_same_violations_next_run(env: dict, sink: WebhookSink) -> None:
@@ -133,15 +162,17 @@ def test_report_records_what_the_digest_said(env: dict, sink: WebhookSink) -> No
     summary = invoke("scheduled.json")
     report = json.loads(Path(summary["report"]["json"]).read_text())
     digest = sink.received[0].json()
-    assert {v["fingerprint"] for v in report["violations_list"]} == {
+    assert {row["fingerprint"] for row in reports.rows(summary)} == {
         a["fingerprint"] for a in digest["alerts"]
     }
+    assert {row["status"] for row in reports.rows(summary)} == {"new"}
+    assert report["violation_files"] == {"jsonl": summary["report"]["jsonl"], "csv": summary["report"]["csv"]}
     assert report["settings"]["hss_sk"] == "(set)" and report["settings"]["webhook_url"] == "(set)"
-    text = Path(summary["report"]["json"]).read_text() + Path(summary["report"]["csv"]).read_text()
+    text = "".join(reports.text(summary["report"][name]) for name in ("json", "jsonl", "csv"))
     for secret in ("demo-secret", "e2e-signing-secret", sink.url):
         assert secret not in text
-    csv_lines = Path(summary["report"]["csv"]).read_text().splitlines()
-    assert csv_lines[0].startswith("fingerprint,severity,policy_id") and len(csv_lines) == 1 + len(EXPECTED)
+    csv_rows = reports.csv_rows(summary)
+    assert csv_rows[0][:3] == ["fingerprint", "severity", "policy_id"] and len(csv_rows) == 1 + len(EXPECTED)
 
 
 def test_slack_webhook_gets_block_kit_and_ok_is_success(env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,8 +256,8 @@ def test_exemptions_expired_and_expiring_are_said_in_the_digest(
     summary = invoke("scheduled.json")
     body = sink.received[-1].json()
     subjects = {(a["policy_id"], a["label"]) for a in body["alerts"]}
-    assert ("high-severity", "shop/a:1.0 on node-h1") not in subjects  # exempted until `soon`
-    assert ("high-severity", "shop/g:1.0 on node-h4") in subjects  # its exemption expired
+    assert ("high-severity", "shop/a:1.0 on 1 host (node-h1)") not in subjects  # exempted until `soon`
+    assert ("high-severity", "shop/g:1.0 on 1 host (node-h4)") in subjects  # its exemption expired
     assert summary["exemptions"]["applied"] == 1
     assert [e["expires"] for e in summary["exemptions"]["expiring_soon"]] == [soon]
     assert [e["expires"] for e in summary["exemptions"]["expired"]] == ["2020-01-01"]

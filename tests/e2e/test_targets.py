@@ -19,6 +19,7 @@ from imagewatch.events import EventError
 from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
+from support import moto_support
 from support.known_fleet import E2E_POLICIES, EXPECTED, ROOT, known_fleet
 from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
 
@@ -99,7 +100,7 @@ def test_each_target_runs_with_its_own_credentials_and_ledger_partition(two_targ
     assert (a["target_name"], a["new"]) == ("team-a", len(EXPECTED))
     assert (b["target_name"], b["new"]) == ("team-b", 3)  # images a, b, c: high, malicious, stale
     assert a["target"].endswith("/proj-a/0") and b["target"].endswith("/proj-b/0")
-    items = two_targets["dynamodb"].scan(TableName=two_targets["table"])["Items"]
+    items = moto_support.ledger_items(two_targets["dynamodb"], two_targets["table"])
     by_target: dict[str, int] = {}
     for item in items:
         by_target[item["target"]["S"]] = by_target.get(item["target"]["S"], 0) + 1

@@ -152,7 +152,7 @@ def test_http_500_is_final_the_run_fails_loudly_and_resolves_nothing(
     assert len(sink.received) == 1 and hss.stats.by_status[500] == 2  # not retried: 500 is not transient
     healed = harness.invoke().summary
     assert healed["resolved"] == 1
-    assert alerts(sink) == {("resolved", "malicious-files", fingerprint("malicious-files", "b@h1"))}
+    assert alerts(sink) == {("resolved", "malicious-files", fingerprint("malicious-files", "b"))}
 
 
 def test_hss_down_for_a_whole_run_fails_it_after_six_attempts_then_recovers(
@@ -199,8 +199,8 @@ def test_a_record_with_wrong_types_makes_the_read_incomplete_and_resolves_nothin
     healed = harness.invoke().summary
     assert healed["status"] == "ok" and healed["resolved"] == 2
     assert alerts(sink) == {
-        ("resolved", "malicious-files", fingerprint("malicious-files", "b@h1")),
-        ("resolved", "scan-freshness", fingerprint("scan-freshness", "c@h2")),
+        ("resolved", "malicious-files", fingerprint("malicious-files", "b")),
+        ("resolved", "scan-freshness", fingerprint("scan-freshness", "c")),
     }
 
 
@@ -233,7 +233,7 @@ def test_inserts_between_pages_repeat_records_that_are_dropped_and_resolve_nothi
     assert shifted["resolved"] == 0 and shifted["new"] == 0 and len(sink.received) == 1
     healed = paged.invoke().summary
     assert healed["resolved"] == 1 and healed["images_evaluated"] == 48 + 3
-    assert alerts(sink) == {("resolved", "malicious-files", fingerprint("malicious-files", "b@h1"))}
+    assert alerts(sink) == {("resolved", "malicious-files", fingerprint("malicious-files", "b"))}
 
 
 # -- the offset ceiling and the time budget --------------------------------------------------------

@@ -18,6 +18,7 @@ from imagewatch.emulator import Emulator, Fleet
 from imagewatch.events import EventError
 from imagewatch.settings import SettingsError
 from imagewatch.standins.webhook_sink import WebhookSink
+from support import reports
 from support.fault_harness import FakeTime, Harness, fingerprint, leaks, route_to_sinks, strings
 from support.known_fleet import EXPECTED, ROOT
 
@@ -395,5 +396,5 @@ def test_hostile_inventory_text_cannot_inject_formulas_into_the_csv_report(
     harness: Harness, hostile_fleet: list[str]
 ) -> None:
     summary = harness.invoke().summary
-    csv_text = Path(summary["report"]["csv"]).read_text()
+    csv_text = reports.text(summary["report"]["csv"])
     assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text and '"=HYPERLINK' not in csv_text

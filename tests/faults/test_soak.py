@@ -31,6 +31,7 @@ import pytest
 
 from imagewatch.emulator import Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
+from support import reports
 from support.fault_harness import (
     FakeTime,
     Harness,
@@ -50,10 +51,12 @@ from support.soak_model import (
     TAGS,
     RunFacts,
     SoakModel,
+    breaking_hosts,
     channels_document,
     fingerprint,
     identity,
     policy_document,
+    subject,
     violations,
 )
 
@@ -124,17 +127,19 @@ class Driver:
             "latest_update_time": now_ms - 86_400_000,
         }
         record["host_name"] = f"node-{record['host_id']}"
-        for _, _, _, name, broken, clean in POLICIES.values():
+        for _, _, _, name, broken, clean, _ in POLICIES.values():
             record[name] = broken if self.rng.random() < 0.3 else clean
         return record
 
     def change_fleet(self) -> None:
         for _ in range(self.rng.choice((0, 0, 1, 1, 2, 3))):
             records = self.fleet.listing()
-            move = self.rng.choice(("add", "fix", "break", "delete", "flap"))
+            move = self.rng.choice(("add", "fix", "break", "delete", "flap", "spread"))
             if (move == "add" and len(records) < 32) or len(records) < 16:
                 self.fleet.insert([self.record()], front=self.rng.random() < 0.3)
                 self.faults["fleet: image added"] += 1
+            elif move == "spread":  # the same image on one more host: image subjects count hosts
+                self.spread(self.rng.choice(records), records)
             elif move == "delete":
                 self.fleet.delete([identity(self.rng.choice(records))])
                 self.faults["fleet: image removed"] += 1
@@ -145,11 +150,23 @@ class Driver:
                     self.faults["fleet: fixed image broken again"] += 1
             else:
                 record = self.rng.choice(records)
-                _, _, _, name, broken, clean = POLICIES[self.rng.choice(sorted(POLICIES))]
+                _, _, _, name, broken, clean, _ = POLICIES[self.rng.choice(sorted(POLICIES))]
                 self.fleet.update(identity(record), **{name: clean if move == "fix" else broken})
                 self.faults[f"fleet: image {'fixed' if move == 'fix' else 'broken'}"] += 1
                 if move == "fix" and record.get(name) == broken:
                     self.fixed = [*self.fixed[-3:], (identity(record), name, broken)]
+
+    def spread(self, record: dict[str, Any], records: list[dict[str, Any]]) -> None:
+        taken = {r["host_id"] for r in records if r["image_id"] == record["image_id"]}
+        free = [f"hst{n}" for n in range(6) if f"hst{n}" not in taken]
+        if not free:
+            return
+        host = self.rng.choice(free)
+        clone = {**record, "host_id": host, "host_name": f"node-{host}"}
+        for _, _, _, name, broken, clean, _ in POLICIES.values():  # each host has its own findings
+            clone[name] = broken if self.rng.random() < 0.5 else clean
+        self.fleet.insert([clone], front=self.rng.random() < 0.3)
+        self.faults["fleet: image spread to another host"] += 1
 
     # faults
 
@@ -266,21 +283,24 @@ class Driver:
         after_records = self.fleet.listing()
         truth_after = violations(after_records)
         stopped = self.harness.store_faults.tripped[tripped:]
+        self.tally_image_moves(breaking_hosts(before_records), breaking_hosts(after_records))
         summary = record.summary
         skipped = summary is not None and summary.get("status") == "skipped"
         saved = not skipped and not {"acquire", "load", "save"} & set(stopped) and incomplete != "redirect"
+        # what the run read (an image subject is found if any record of it that was read breaks)
         if incomplete in ("500", "down", "redirect"):
-            found: set[str] = set()
+            read: list[dict[str, Any]] = []
         elif incomplete == "corrupt":
-            found = set(truth_before) - set(violations([before_records[offset]]))
+            read = before_records[:offset] + before_records[offset + 1 :]
         elif incomplete in ("insert", "delete"):
-            found = set(violations(before_records[:PAGE])) | set(violations(after_records[PAGE:]))
+            read = before_records[:PAGE] + after_records[PAGE:]
         elif incomplete == "short page":
-            found = set(violations(before_records[:offset]))
+            read = before_records[:offset]
         elif incomplete in ("low total", "ignore offset"):
-            found = set(violations(before_records[:PAGE]))
+            read = before_records[:PAGE]
         else:
-            found = set(truth_before)
+            read = before_records
+        found = set(violations(read))
         items = {name: self.accepted(name, record) for name in self.sinks}
         return RunFacts(
             record.at,
@@ -295,6 +315,17 @@ class Driver:
             quiet,
         )
 
+    def tally_image_moves(self, before: dict[str, set[str]], after: dict[str, set[str]]) -> None:
+        """What happened to image subjects across the run's fleet changes, for the printed tallies."""
+        for fp in before.keys() | after.keys():
+            was, now = before.get(fp, set()), after.get(fp, set())
+            if was and now and was - now:
+                self.faults["image subject: a host cleared, another still breaks it"] += 1
+            if was and now and now - was:
+                self.faults["image subject: one more host breaks it"] += 1
+            if was and not now:
+                self.faults["image subject: its last host cleared"] += 1
+
     def accepted(self, channel: str, record: Any) -> set[tuple[str, str]]:
         """(kind, fingerprint) of every item the channel's stand-in accepted in this run."""
         items: set[tuple[str, str]] = set()
@@ -305,7 +336,7 @@ class Driver:
             else:
                 assert not more_line(body), "a digest did not list everything: the model could not count it"
                 items |= {
-                    (kind, fingerprint(TAGS[tag], f"{image}@{host}"))
+                    (kind, fingerprint(TAGS[tag], subject(TAGS[tag], image, host)))
                     for kind, tag, image, host in marked_items(body)
                 }
         return items
@@ -423,7 +454,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
     haystack = [stream.getvalue() for stream in output.values()]
     haystack += [json.dumps(record.summary, default=str) for record in harness.records]
     haystack += [f"{record.error!s} {record.error!r}" for record in harness.records if record.error]
-    haystack += [p.read_text() for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    haystack += reports.every_text(tmp_path / "reports")
     haystack += [r.body.decode() for sink in sinks.values() for r in sink.received]
     secrets = [
         *PLANTED.values(),

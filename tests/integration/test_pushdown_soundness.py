@@ -166,6 +166,6 @@ def test_a_warned_select_misses_records_under_one_reading() -> None:
     assert _found([policy], fleet, DOC) == expected
     missed = expected - _found([policy], fleet, SDK)
     assert {subject for _, subject in missed} >= {
-        "edge-rescan@edge-host-rescan",
-        "edge-failed@edge-host-failed",
+        "edge-rescan",
+        "edge-failed",
     }

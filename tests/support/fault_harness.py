@@ -144,6 +144,16 @@ class FaultyStore:
         self._trip("load")
         return self.inner.load(target)
 
+    def scan(self, target: str, *, page_size: int = 500) -> Iterator[LedgerEntry]:
+        self._trip("load")
+        return self.inner.scan(target, page_size=page_size)
+
+    def marker(self, target: str, name: str) -> str | None:
+        return self.inner.marker(target, name)
+
+    def set_marker(self, target: str, name: str, value: str) -> None:
+        self.inner.set_marker(target, name, value)
+
     def save(self, target: str, entries: Iterable[LedgerEntry]) -> None:
         entries = list(entries)
         sent, self._sent = self._sent, None

@@ -54,3 +54,10 @@ def create_ledger_table(dynamodb: Any) -> str:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
+
+
+def ledger_items(client: object, table: str) -> list[dict]:
+    """The ledger's entries in a DynamoDB table (not the leases, not the per-target markers: their
+    sort keys start with ``#``)."""
+    items = client.scan(TableName=table)["Items"]  # type: ignore[attr-defined]
+    return [item for item in items if not item["fingerprint"]["S"].startswith("#")]

@@ -42,8 +42,8 @@ import pytest
 SOAK_REPORT = pytest.StashKey[list[str]]()  # lines the terminal summary prints (tests/faults/conftest.py)
 
 HOUR = 3600.0
-# policy id -> (severity, where, marker tag, record field, value that breaks it, value that is clean)
-POLICIES: dict[str, tuple[str, dict[str, Any], str, str, int, int]] = {
+# policy id -> (severity, where, marker tag, record field, value that breaks it, value that is clean, subject)
+POLICIES: dict[str, tuple[str, dict[str, Any], str, str, int, int, str]] = {
     "soak-critical": (
         "critical",
         {"field": "malicious_file_num", "op": "gt", "value": 0},
@@ -51,8 +51,9 @@ POLICIES: dict[str, tuple[str, dict[str, Any], str, str, int, int]] = {
         "malicious_file_num",
         2,
         0,
+        "record",
     ),
-    "soak-high": ("high", {"field": "vul_num", "op": "gte", "value": 50}, "high", "vul_num", 75, 3),
+    "soak-high": ("high", {"field": "vul_num", "op": "gte", "value": 50}, "high", "vul_num", 75, 3, "image"),
     "soak-medium": (
         "medium",
         {"field": "unsafe_setting_num", "op": "gt", "value": 0},
@@ -60,6 +61,7 @@ POLICIES: dict[str, tuple[str, dict[str, Any], str, str, int, int]] = {
         "unsafe_setting_num",
         1,
         0,
+        "image",
     ),
 }
 TAGS = {spec[2]: policy for policy, spec in POLICIES.items()}
@@ -75,13 +77,15 @@ INTERVALS = {name: (6 * HOUR if spec[4] == "6h" else None) for name, spec in CHA
 
 
 def policy_document(policy_id: str) -> dict[str, Any]:
-    severity, where, tag, *_ = POLICIES[policy_id]
+    severity, where, tag, *_, kind = POLICIES[policy_id]
+    host = "{host_id}" if kind == "record" else "*"  # an image violation is every host's
     return {
         "id": policy_id,
         "title": f"Soak rule {tag}",
         "severity": severity,
+        "subject": kind,
         "where": where,
-        "message": f"soakmark-{tag} {{image_id}} on {{host_id}} .",
+        "message": f"soakmark-{tag} {{image_id}} on {host} .",
     }
 
 
@@ -119,15 +123,34 @@ def identity(record: Mapping[str, Any]) -> str:
     return f"{record['image_id']}@{record['host_id']}"
 
 
+def subject(policy_id: str, image_id: str, host_id: str) -> str:
+    """What a violation of ``policy_id`` is about: the image (all its hosts), or one record."""
+    return image_id if POLICIES[policy_id][6] == "image" else f"{image_id}@{host_id}"
+
+
+def breaking_hosts(records: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """For image subjects: fingerprint -> the hosts whose record breaks the rule."""
+    hosts: dict[str, set[str]] = {}
+    for record in records:
+        for policy, (_, where, _, name, _, _, kind) in POLICIES.items():
+            value = record.get(name) or 0
+            broken = value > where["value"] if where["op"] == "gt" else value >= where["value"]
+            if broken and kind == "image":
+                hosts.setdefault(fingerprint(policy, record["image_id"]), set()).add(record["host_id"])
+    return hosts
+
+
 def violations(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
-    """fingerprint -> (policy, subject) for every rule each record breaks — by hand, not by the engine."""
+    """fingerprint -> (policy, subject) for every rule the records break — by hand, not by the engine.
+    An image subject is broken while any of the image's records breaks the rule."""
     found = {}
     for record in records:
-        for policy, (_, where, _, name, _, _) in POLICIES.items():
+        for policy, (_, where, _, name, _, _, _) in POLICIES.items():
             value = record.get(name) or 0
             broken = value > where["value"] if where["op"] == "gt" else value >= where["value"]
             if broken:
-                found[fingerprint(policy, identity(record))] = (policy, identity(record))
+                about = subject(policy, record["image_id"], record["host_id"])
+                found[fingerprint(policy, about)] = (policy, about)
     return found
 
 

@@ -27,6 +27,7 @@ print(json.dumps({
 """
 
 # Each is needed only off a scheduled run's path: local tools, other ports' adapters, rare errors.
+# (sqlite3 is not among them: every run merges its findings in a SQLite workspace, imagewatch.workspace.)
 NOT_AT_COLD_START = {
     "imagewatch.emulator": "the HSS emulator (tests, demo, CLI)",
     "imagewatch.standins": "the chat stand-ins",
@@ -39,7 +40,6 @@ NOT_AT_COLD_START = {
     "imagewatch.alerts.dynamodb_store": "the DynamoDB ledger, loaded when STATE_TABLE is set",
     "imagewatch.report.s3_sink": "S3 reports, loaded when REPORT_BUCKET is set",
     "boto3": "AWS clients, created only for the ports whose settings are present",
-    "sqlite3": "the local ledger",
     "difflib": "did-you-mean hints for a broken policy",
     "re2": "the regex engine, loaded when a policy uses the regex operator",
 }

@@ -46,8 +46,10 @@ def test_a_violation_carries_policy_subject_label_message_and_fields():
     assert violation.policy_id == "high"
     assert violation.policy_title == "No High images"
     assert violation.severity == "high"
-    assert violation.subject == "id-nginx@hid-host-7"
-    assert violation.label == "nginx:1.25 on host-7"
+    # an image subject (the default): the image key, its name:version, and the host it was found on
+    assert violation.subject == "id-nginx"
+    assert violation.label == "nginx:1.25"
+    assert (violation.kind, violation.host, violation.host_name) == ("image", "hid-host-7", "host-7")
     assert violation.message == "nginx:1.25 is High, scanned 2026-10-31T23:59:59Z"
     # message fields first, then those the where reads
     assert violation.fields == {
@@ -57,6 +59,16 @@ def test_a_violation_carries_policy_subject_label_message_and_fields():
         "latest_scan_time": NOW - 1000,
         "scan_status": "success",
     }
+    assert violation.fingerprint == fingerprint("high", "id-nginx")
+
+
+def test_a_record_subject_names_the_record_and_its_host():
+    evaluator = Evaluator([high_policy(subject="record")], NOW)
+    evaluator.add(image("nginx", "High"))
+    [violation] = evaluator.finish().violations
+    assert (violation.subject, violation.label) == ("id-nginx@hid-host-7", "nginx:1.25 on host-7")
+    assert (violation.kind, violation.host, violation.host_name) == ("record", "hid-host-7", "host-7")
+    assert violation.message == "nginx:1.25 is High, scanned 2026-10-31T23:59:59Z"
     assert violation.fingerprint == fingerprint("high", "id-nginx@hid-host-7")
 
 
@@ -65,7 +77,7 @@ def test_absent_and_empty_values_render_as_question_marks():
     evaluator.add(Image(scan_status="success", severity_level="", latest_scan_time=0))
     [violation] = evaluator.finish().violations
     assert violation.message == "?:? is ?, scanned never"
-    assert violation.label == "?:? on ?"
+    assert (violation.subject, violation.label, violation.host, violation.host_name) == (":@", "?:?", "", "")
 
 
 def test_violations_are_sorted_worst_first_then_by_policy_and_subject():
@@ -83,10 +95,10 @@ def test_violations_are_sorted_worst_first_then_by_policy_and_subject():
     evaluator.add(image("a", "High", vul_num=1))
     result = evaluator.finish()
     assert [(v.policy_id, v.subject) for v in result.violations] == [
-        ("high", "id-a@hid-host-7"),
-        ("high", "id-b@hid-host-7"),
-        ("a-low", "id-a@hid-host-7"),
-        ("a-low", "id-b@hid-host-7"),
+        ("high", "id-a"),
+        ("high", "id-b"),
+        ("a-low", "id-a"),
+        ("a-low", "id-b"),
     ]
 
 

@@ -122,7 +122,8 @@ EXPECTED = {
         (
             "/severty",
             'unexpected property "severty" (did you mean "severity"?); expected one of $schema, description,'
-            " examples, examples_now, exempt, fleet, id, labels, message, select, severity, title, where",
+            " examples, examples_now, exempt, fleet, id, labels, message, select, severity, subject, title,"
+            " where",
         ),
     ],
     "unknown_select.json": [

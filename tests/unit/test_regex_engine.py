@@ -179,7 +179,7 @@ def test_evaluating_the_reviews_policy_over_long_names_reaches_a_verdict() -> No
         for n, name in enumerate(names):
             evaluator.add(Image(image_name=name, image_id=f"id-{n}", host_id="h"))
         result = evaluator.finish()
-    assert sorted(v.subject for v in result.violations) == ["id-2@h", "id-3@h"]
+    assert sorted(v.subject for v in result.violations) == ["id-2", "id-3"]
 
 
 def test_values_are_matched_on_their_first_max_subject_characters() -> None:

@@ -9,6 +9,7 @@ under ``.imagewatch/demo/`` (git-ignored, cleared at the next demo).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from imagewatch.alerts.channels.slack import to_text
 from imagewatch.emulator.auth import DEMO_AK, DEMO_SK
+from imagewatch.emulator.entries import identity_of
 from imagewatch.emulator.fleet import Fleet
 from imagewatch.emulator.server import Emulator
 from imagewatch.handler import lambda_handler
@@ -93,16 +95,25 @@ def _main() -> int:
         print(f"policies: {ROOT / 'policies'}")
         first = _run("Run 1: first look at the fleet", event, sink)
         _run("Run 2: same fleet — nothing is re-alerted", event, sink)
-        fixed = [
-            item["subject"]
-            for item in json.loads(Path(first["report"]["json"]).read_text())["violations_list"]
-            if item["subject"] != "fleet"
-        ][:3]
-        fleet.delete(fixed)
-        print(f"\n(removing {len(fixed)} violating images from the emulator's fleet, as if fixed)")
+        fixed = _some_violating_images(first["report"]["jsonl"], 3)
+        records = [identity_of(r) for r in fleet.listing() if r.get("image_id") in fixed]
+        fleet.delete(records)
+        print(f"\n(removing {len(fixed)} violating images, {len(records)} records, from the emulator's fleet,"
+              " as if fixed)")  # fmt: skip
         _run("Run 3: three images fixed — their violations resolve", event, sink)
     print("\nDemo finished; emulator and sink stopped.")
     return 0
+
+
+def _some_violating_images(violations_file: str, count: int) -> set[str]:
+    """The ids of the first ``count`` images the run's report names as violating (image subjects)."""
+    chosen: set[str] = set()
+    with gzip.open(violations_file, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if row.get("kind") == "image" and len(chosen) < count:
+                chosen.add(row["subject"])
+    return chosen
 
 
 if __name__ == "__main__":

@@ -13,36 +13,34 @@ failed or interrupted send is due again next run).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from msgspec import Struct, field, structs
 
+from imagewatch.alerts.adopt import adopt_record_entries
 from imagewatch.alerts.delivery import Channel, Deliverer
-from imagewatch.alerts.digest import build_digest
+from imagewatch.alerts.digest import DigestCollector, build_digest
 from imagewatch.alerts.ledger import (
     Alert,
-    Reconciliation,
-    due_alerts,
     is_finished,
     mark_attempted,
     mark_delivered,
-    reconcile,
-    resend_alerts,
     unmark_attempted,
 )
+from imagewatch.alerts.merge import Batch, Merged, merge_ledger
 from imagewatch.alerts.store import LeaseHeldError, StateStore
 from imagewatch.hss.client import HssClient
 from imagewatch.hss.errors import HssError
 from imagewatch.plan import PlannedQuery, plan
 from imagewatch.policy import EvaluationResult, Evaluator, LoadResult, Policy, load_policies
-from imagewatch.report.run_report import render_csv, render_json, report_key
+from imagewatch.report.run_report import ViolationReport, render_json, report_key
 from imagewatch.report.sink import ReportSink
 from imagewatch.request import RunRequest
 from imagewatch.settings import Settings
 from imagewatch.violation import SEVERITIES, Violation
+from imagewatch.workspace import Workspace
 
 INVALID_POLICY_ID = "imagewatch.invalid-policy"  # reserved: a policy file that failed to load
 INVALID_POLICY_TITLE = "Policy file is invalid and was skipped"
@@ -78,9 +76,9 @@ class QueryOutcome(Struct):
 
 
 class Findings(Struct):
-    """What the policies found: violations, which policies were judged on complete reads, and how."""
+    """What the policies found (the violations themselves went to the workspace): which policies were
+    judged on complete reads, and how each query went."""
 
-    violations: list[Violation]
     judged: set[str]
     queries: list[QueryOutcome] = field(default_factory=list)
     evaluations: list[EvaluationResult] = field(default_factory=list)
@@ -124,11 +122,15 @@ def invalid_policy_violations(errors: Sequence[Any]) -> list[Violation]:
 
 
 def fetch_and_evaluate(
-    hss: HssClient, planned: PlannedQuery, now_ms: int, deadline: float | None = None
+    hss: HssClient,
+    planned: PlannedQuery,
+    now_ms: int,
+    deadline: float | None,
+    found: Callable[[Violation], None],
 ) -> tuple[QueryOutcome, EvaluationResult]:
-    """Stream one listing through its policies; the images themselves are never kept."""
+    """Stream one listing through its policies into ``found``; neither images nor violations are kept."""
     outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
-    evaluator = Evaluator(list(planned.policies), now_ms)
+    evaluator = Evaluator(list(planned.policies), now_ms, sink=found)
     listing = hss.list_images(planned.query, deadline=deadline)
     try:
         for image in listing:
@@ -140,8 +142,8 @@ def fetch_and_evaluate(
     outcome.retries, outcome.duplicates, outcome.throttled = stats.retries, stats.duplicates, stats.throttled
     outcome.problems.extend(listing.problems)
     outcome.problems.extend(str(error) for error in listing.record_errors[:20])
-    if len(listing.record_errors) > 20:
-        outcome.problems.append(f"…and {len(listing.record_errors) - 20} more malformed records")
+    if listing.record_error_count > 20:
+        outcome.problems.append(f"…and {listing.record_error_count - 20} more malformed records")
     outcome.complete = listing.complete and not outcome.problems
     return outcome, evaluator.finish()
 
@@ -152,15 +154,20 @@ def find_violations(
     loaded: LoadResult,
     enterprise_project: str | None,
     now_ms: int,
-    deadline: float | None = None,
+    deadline: float | None,
+    found: Callable[[Violation], None],
 ) -> Findings:
-    """Plan, fetch and evaluate every query; broken policy files count as violations too."""
-    findings = Findings(invalid_policy_violations(loaded.errors), {INVALID_POLICY_ID})
+    """Plan, fetch and evaluate every query, each violation handed to ``found`` as it is met; broken
+    policy files count as violations too."""
+    findings = Findings({INVALID_POLICY_ID})
+    for violation in invalid_policy_violations(loaded.errors):
+        found(violation)
     for planned in plan(policies, enterprise_project):
-        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline)
+        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline, found)
         findings.queries.append(outcome)
         findings.evaluations.append(result)
-        findings.violations.extend(result.violations)
+        for violation in result.violations:  # fleet rules: one each, known once the listing ended
+            found(violation)
         if outcome.complete:
             findings.judged.update(planned.policy_ids)
         else:
@@ -168,10 +175,6 @@ def find_violations(
                 f"incomplete read of {planned.query.describe()}: nothing in it is marked resolved"
                 f" ({'; '.join(outcome.problems[:3])})"
             )
-    # one violation per fingerprint: a listing that met repeats it could not drop (and is therefore
-    # incomplete) may have evaluated a record twice
-    unique = {v.fingerprint: v for v in reversed(findings.violations)}
-    findings.violations = sorted(unique.values(), key=Violation.sort_key)
     return findings
 
 
@@ -209,7 +212,10 @@ def run_status(queries: Sequence[QueryOutcome], errors: Sequence[str]) -> str:
 
 
 class Notifier(Struct):
-    """Stage 6: one digest per channel, rendered by its platform, confirmed before it is recorded."""
+    """Stage 6: one digest per channel, rendered by its platform, confirmed before it is recorded.
+
+    The alerts a digest carries are read back from the workspace (``due``), so marking a channel's
+    100,000 new alerts costs batches of writes, never a list of them."""
 
     request: RunRequest
     deps: RunDeps
@@ -225,14 +231,14 @@ class Notifier(Struct):
     def send(
         self,
         channel: Channel,
-        alerts: Sequence[Alert],
-        ledger: Reconciliation | None,
+        collected: DigestCollector,
+        work: Workspace | None,
         now_ms: int,
         *,
         test: bool = False,
     ) -> None:
         digest = build_digest(
-            alerts,
+            collected,
             target=self.deps.settings.target,
             run_id=self.request.run_id,
             generated_at=self.started_at,
@@ -251,19 +257,41 @@ class Notifier(Struct):
                 {"channel": channel.name, "platform": channel.platform_name, "payload": payload}
             )
             return
-        target = self.deps.settings.target
         previous: dict[str, int | None] = {}
-        if ledger is not None:  # if the run dies mid-send, the next one knows this channel may know
-            previous = mark_attempted(alerts, channel.name, now_ms)
-            self.deps.store.save(target, [ledger.entries[fp] for fp in previous])
+        if work is not None:  # if the run dies mid-send, the next one knows this channel may know
+            previous = self._mark(
+                work, channel.name, lambda alerts: mark_attempted(alerts, channel.name, now_ms)
+            )
         outcome = self.deps.deliverer.send(channel, payload)
         self.outcomes.append({**outcome.to_dict(), "alerts": dict(digest.counts)})
-        if ledger is not None:
+        if work is not None:
             if outcome.ok:
-                changed = mark_delivered(alerts, channel.name, now_ms)
+                self._mark(work, channel.name, lambda alerts: mark_delivered(alerts, channel.name, now_ms))
             else:
-                changed = unmark_attempted(alerts, channel.name, previous)
-            self.deps.store.save(target, [ledger.entries[fp] for fp in changed])
+                self._mark(
+                    work, channel.name, lambda alerts: unmark_attempted(alerts, channel.name, previous)
+                )
+
+    def _mark(self, work: Workspace, channel: str, mark: Callable[[list[Alert]], Any]) -> dict[str, Any]:
+        """Apply ``mark`` to every alert ``channel`` is due, a batch at a time; each batch is saved to
+        the store and the workspace before the next. Returns what ``mark`` returned, merged."""
+        store, target = self.deps.store, self.deps.settings.target
+        returned: dict[str, Any] = {}
+
+        def write(batch: list[tuple[str, str]]) -> None:
+            alerts = [Alert(kind, work.entry(fp)) for fp, kind in batch]  # type: ignore[arg-type]
+            result = mark(alerts)
+            if isinstance(result, dict):
+                returned.update(result)
+            entries = [alert.entry for alert in alerts]
+            store.save(target, entries)
+            work.keep_entries(entries)
+
+        batch = Batch(write)
+        for row in work.due(channel):
+            batch.add(row)
+        batch.flush()
+        return returned
 
     def tally(self) -> dict[str, Any]:
         return {
@@ -311,50 +339,78 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     policies, errors = select_policies(loaded, request)
     if request.action == "resend" and request.channel not in {c.name for c in deps.channels}:
         errors.append(f"resend: no channel named {request.channel!r}")
-
-    # 2. plan, 3. fetch, 4. evaluate
-    found = find_violations(
-        deps.hss, policies, loaded, settings.hss_enterprise_project_id, now_ms, deps.deadline
-    )
-
-    # 5. reconcile (saved before anything is sent)
-    ledger = reconcile(deps.store.load(target), found.violations, found.judged, now_ms)
-    if not request.dry_run:
-        deps.store.save(target, [ledger.entries[fp] for fp in ledger.changed])
+    titles = {p.id: p.title for p in loaded.policies} | {INVALID_POLICY_ID: INVALID_POLICY_TITLE}
     labels = {p.id: dict(p.labels) for p in loaded.policies if p.labels}
-    current = {v.fingerprint: v for v in found.violations}
-
-    # 6. notify
     key = report_key(settings.report_prefix, target, started_at, request.run_id, "json")
-    notifier = Notifier(
-        request,
-        deps,
-        started_at,
-        key,
-        titles={p.id: p.title for p in loaded.policies} | {INVALID_POLICY_ID: INVALID_POLICY_TITLE},
-        open_by_severity=dict(Counter(e.severity for e in ledger.entries.values() if e.status == "open")),
-        problems=found.problems,
-        notes=exemption_notes(found.evaluations),
-    )
-    for channel in deps.channels:
-        if request.action == "resend":
-            if channel.name != request.channel:
-                continue
-            alerts = resend_alerts(ledger.entries.values(), channel.rule, current, labels)
-        else:
-            alerts = due_alerts(ledger.entries.values(), channel.rule, now_ms, current, labels)
-        if alerts:
-            notifier.send(channel, alerts, ledger, now_ms)
-    if not request.dry_run:
-        rules = [channel.rule for channel in deps.channels]
-        deps.store.forget(target, [fp for fp, e in ledger.entries.items() if is_finished(e, rules, labels)])
+    report = None if request.dry_run else ViolationReport(deps.reports, key[: -len(".json")])
 
-    # 7. record
-    summary = summarize(request, deps, started, policies, loaded, found, ledger, notifier, errors)
+    with Workspace() as work:
+        try:
+            # 2. plan, 3. fetch, 4. evaluate: every finding into the workspace, merged per subject
+            found = find_violations(
+                deps.hss,
+                policies,
+                loaded,
+                settings.hss_enterprise_project_id,
+                now_ms,
+                deps.deadline,
+                work.add,
+            )
+
+            # 5. reconcile: the ledger and the findings merged in fingerprint order, written before
+            # anything is sent (a ledger kept by record subjects is adopted first, once)
+            if not request.dry_run:
+                images = {p.id for p in loaded.policies if p.subject == "image"}
+                adopt_record_entries(deps.store, target, images, work)
+            rules = [channel.rule for channel in deps.channels]
+            merged = merge_ledger(
+                deps.store.scan(target),
+                work,
+                judged=found.judged,
+                now_ms=now_ms,
+                rules=rules,
+                labels=labels,
+                titles=titles,
+                save=None if request.dry_run else lambda entries: deps.store.save(target, entries),
+                forget=None if request.dry_run else lambda fps: deps.store.forget(target, fps),
+                resend_to=request.channel if request.action == "resend" else None,
+                on_current=report.add if report else None,
+                on_resolved=report.add_resolved if report else None,
+            )
+
+            # 6. notify
+            notifier = Notifier(
+                request,
+                deps,
+                started_at,
+                key,
+                titles=titles,
+                open_by_severity=dict(merged.open_by_severity),
+                problems=found.problems,
+                notes=exemption_notes(found.evaluations),
+            )
+            for channel in deps.channels:
+                collected = merged.collectors.get(channel.name)
+                if collected is not None:
+                    notifier.send(channel, collected, None if request.dry_run else work, now_ms)
+            if not request.dry_run:
+                deps.store.forget(
+                    target, [e.fingerprint for e in work.entries() if is_finished(e, rules, labels)]
+                )
+
+            # 7. record
+            summary = summarize(
+                request, deps, started, policies, loaded, found, work, merged, notifier, errors
+            )
+        except BaseException:
+            if report is not None:
+                report.abort()
+            raise
     if request.dry_run:
         summary["digests"] = notifier.digests
     else:
-        summary["report"] = write_report(deps, key, summary, loaded, found, ledger)
+        assert report is not None
+        summary["report"] = write_report(deps, key, summary, loaded, found, report)
     return summary
 
 
@@ -365,12 +421,14 @@ def summarize(
     policies: Sequence[Policy],
     loaded: LoadResult,
     found: Findings,
-    ledger: Reconciliation,
+    work: Workspace,
+    merged: Merged,
     notifier: Notifier,
     errors: list[str],
 ) -> dict[str, Any]:
     """The run summary the handler returns (and the report starts from)."""
-    violations = found.violations
+    by_rank = work.by_severity()
+    by_severity = {sev: n for rank, sev in enumerate(SEVERITIES) if (n := by_rank.get(rank, 0))}
     return {
         "run_id": request.run_id,
         "action": request.action,
@@ -387,18 +445,13 @@ def summarize(
         },
         "queries": [q.to_dict() for q in found.queries],
         "images_evaluated": sum(q.images for q in found.queries),
-        "violations": {
-            "total": len(violations),
-            "by_severity": {
-                sev: n for sev in SEVERITIES if (n := sum(v.severity == sev for v in violations))
-            },
-        },
-        "new": len(ledger.new),
-        "resolved": len(ledger.resolved),
-        "still_open": len(ledger.still_open),
+        "violations": {"total": sum(by_severity.values()), "by_severity": by_severity},
+        "new": merged.new,
+        "resolved": merged.resolved,
+        "still_open": merged.still_open,
         "notifications": notifier.tally(),
         "exemptions": {
-            "applied": sum(len(result.exempted) for result in found.evaluations),
+            "applied": sum(result.exempted_count for result in found.evaluations),
             "expired": [note_dict(r) for result in found.evaluations for r in result.expired_exemptions],
             "expiring_soon": [note_dict(r) for result in found.evaluations for r in result.expiring_soon],
         },
@@ -414,28 +467,25 @@ def write_report(
     summary: dict[str, Any],
     loaded: LoadResult,
     found: Findings,
-    ledger: Reconciliation,
+    report: ViolationReport,
 ) -> dict[str, str]:
-    """Evidence of the run: the summary, settings (secrets redacted), policy hashes, every violation."""
-    report = {
+    """Evidence of the run: the summary, settings (secrets redacted), policy hashes and exemptions in a
+    small JSON document; every violation in the streamed JSON Lines and CSV files it names."""
+    streams = report.close()
+    document = {
         **summary,
         "settings": deps.settings.redacted(),
         "policy_sources": [
             {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
         ],
-        "violations_list": [v.to_dict() for v in found.violations],
         "exempted": [
             {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
             for result in found.evaluations
             for x in result.exempted
         ],
-        "new_fingerprints": [e.fingerprint for e in ledger.new],
-        "resolved_fingerprints": [e.fingerprint for e in ledger.resolved],
+        "violation_files": streams,
     }
-    return {
-        "json": deps.reports.put(key, render_json(report), "application/json"),
-        "csv": deps.reports.put(key[: -len("json")] + "csv", render_csv(found.violations), "text/csv"),
-    }
+    return {"json": deps.reports.put(key, render_json(document), "application/json"), **streams}
 
 
 def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
@@ -443,7 +493,7 @@ def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     started = deps.clock()
     notifier = Notifier(request, deps, _iso(started), "", {}, {}, [], [])
     for channel in deps.channels:
-        notifier.send(channel, [], None, int(started * 1000), test=True)
+        notifier.send(channel, DigestCollector({}), None, int(started * 1000), test=True)
     tally = notifier.tally()
     errors = [] if deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
     return {

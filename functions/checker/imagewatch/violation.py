@@ -22,17 +22,26 @@ def fingerprint(policy_id: str, subject: str) -> str:
     return hashlib.sha256(f"{policy_id}\x00{subject}".encode()).hexdigest()[:20]
 
 
+SubjectKind = Literal["image", "record", "fleet"]
+
+
 class Violation(Struct, frozen=True):
-    """One policy broken by one image (or by the fleet as a whole)."""
+    """One policy broken by one subject: an image (all its hosts together), one image record (an
+    image on one host), or the fleet as a whole."""
 
     policy_id: str
     policy_title: str
     severity: Severity
-    subject: str  # Image.identity, or "fleet"
-    label: str  # what people call it: "nginx:1.25 on host-7", or the policy title for fleet rules
+    subject: str  # image: the image key; record: Image.identity; fleet: "fleet"
+    label: str  # what people call it: "nginx:1.25 on 6 hosts (ecs-a, ecs-b, …)", or the policy title
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
     examples: tuple[str, ...] = ()  # fleet rules: a few image labels that count towards the figure
+    kind: SubjectKind = "record"
+    host: str = ""  # image and record subjects: the host_id of the record it was found on
+    host_name: str = ""
+    hosts: int = 0  # image subjects, once aggregated: hosts with a record that breaks the rule
+    host_names: tuple[str, ...] = ()  # image subjects, once aggregated: a few of those hosts' names
 
     @property
     def fingerprint(self) -> str:
@@ -53,4 +62,6 @@ class Violation(Struct, frozen=True):
             "message": self.message,
             "fields": dict(self.fields),
             **({"examples": list(self.examples)} if self.examples else {}),
+            "kind": self.kind,
+            **({"hosts": self.hosts, "host_names": list(self.host_names)} if self.kind == "image" else {}),
         }

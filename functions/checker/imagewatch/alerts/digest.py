@@ -73,8 +73,68 @@ class Digest(Struct, frozen=True):
         return "open: " + (" · ".join(shown) if shown else "none")
 
 
+MAX_DIGEST_ITEMS = 500  # more than any platform shows (the generic webhook: 500); the rest are counted
+
+
+class DigestItems(tuple[DigestItem, ...]):
+    """The items a digest carries, worst first, at most ``MAX_DIGEST_ITEMS``; ``omitted`` counts, by
+    severity, the ones beyond them — so a first run with 100,000 new violations holds 500 items, not
+    100,000, and still says how many more there are."""
+
+    omitted: dict[str, int]
+
+    def __new__(
+        cls, items: Iterable[DigestItem] = (), omitted: Mapping[str, int] | None = None
+    ) -> DigestItems:
+        made = super().__new__(cls, items)
+        made.omitted = dict(omitted or {})
+        return made
+
+
+class DigestCollector:
+    """One channel's alerts of this run, as they stream by: every kind counted, the worst items kept."""
+
+    def __init__(self, titles: Mapping[str, str], limit: int = MAX_DIGEST_ITEMS) -> None:
+        self.titles = titles
+        self.limit = limit
+        self.counts: Counter[str] = Counter()
+        self._items: list[DigestItem] = []
+        self._omitted: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, alert: Alert) -> None:
+        entry = alert.entry
+        self.counts[alert.kind] += 1
+        self._items.append(
+            DigestItem(
+                kind=alert.kind,
+                severity=entry.severity,
+                policy_id=entry.policy_id,
+                policy_title=self.titles.get(entry.policy_id, entry.policy_id),
+                label=entry.label,
+                message=entry.message,
+                fingerprint=entry.fingerprint,
+                examples=alert.violation.examples if alert.violation else (),
+            )
+        )
+        if len(self._items) >= 2 * self.limit:
+            self._trim()
+
+    def _trim(self) -> None:
+        self._items.sort(key=DigestItem.sort_key)
+        for item in self._items[self.limit :]:
+            self._omitted[item.severity] += 1
+        del self._items[self.limit :]
+
+    def items(self) -> DigestItems:
+        self._trim()
+        return DigestItems(self._items, self._omitted)
+
+
 def build_digest(
-    alerts: Iterable[Alert],
+    alerts: Iterable[Alert] | DigestCollector,
     *,
     target: str,
     run_id: str,
@@ -88,34 +148,25 @@ def build_digest(
     dry_run: bool = False,
     test: bool = False,
 ) -> Digest:
-    items = sorted(
-        (
-            DigestItem(
-                kind=alert.kind,
-                severity=alert.entry.severity,
-                policy_id=alert.entry.policy_id,
-                policy_title=titles.get(alert.entry.policy_id, alert.entry.policy_id),
-                label=alert.entry.label,
-                message=alert.entry.message,
-                fingerprint=alert.entry.fingerprint,
-                examples=alert.violation.examples if alert.violation else (),
-            )
-            for alert in alerts
-        ),
-        key=DigestItem.sort_key,
-    )
+    """One channel's digest, from its alerts or from the collector that gathered them as they came."""
+    if isinstance(alerts, DigestCollector):
+        collector = alerts
+    else:
+        collector = DigestCollector(titles)
+        for alert in alerts:
+            collector.add(alert)
     return Digest(
         target=target,
         run_id=run_id,
         generated_at=generated_at,
-        items=tuple(items),
+        items=collector.items(),
         open_by_severity=dict(open_by_severity),
         problems=tuple(problems),
         notes=tuple(notes),
         mentions=tuple(mentions),
         report_url=report_url,
         dry_run=dry_run,
-        counts=dict(Counter(item.kind for item in items)),
+        counts=dict(collector.counts),
         test=test,
     )
 
@@ -123,14 +174,25 @@ def build_digest(
 class Fitted(Struct, frozen=True):
     shown: tuple[DigestItem, ...]
     hidden: tuple[DigestItem, ...]
+    omitted: Mapping[str, int] = field(default_factory=dict)  # beyond the digest's items, by severity
+
+    @property
+    def more(self) -> int:
+        """Items not shown: the hidden ones and those the digest only counted."""
+        return len(self.hidden) + sum(self.omitted.values())
 
     def more_line(self) -> str | None:
         """``…and 12 more (high 2, medium 10)``, or None when everything fit."""
-        if not self.hidden:
+        if not self.more:
             return None
-        counts = Counter(item.severity for item in self.hidden)
+        counts = Counter(item.severity for item in self.hidden) + Counter(self.omitted)
         by_severity = ", ".join(f"{sev} {counts[sev]}" for sev in SEVERITIES if counts.get(sev))
-        return f"…and {len(self.hidden)} more ({by_severity})"
+        return f"…and {self.more} more ({by_severity})"
+
+
+def split(items: Sequence[DigestItem], count: int) -> Fitted:
+    """The first ``count`` items shown, the rest hidden; what the digest only counted stays counted."""
+    return Fitted(tuple(items[:count]), tuple(items[count:]), getattr(items, "omitted", {}))
 
 
 def fit(
@@ -147,4 +209,4 @@ def fit(
             break
         used += size
         taken += 1
-    return Fitted(tuple(items[:taken]), tuple(items[taken:]))
+    return split(items, taken)

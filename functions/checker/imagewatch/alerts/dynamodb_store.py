@@ -31,6 +31,7 @@ from imagewatch.alerts.store import (
 )
 
 LEASE_KEY = "#lease"
+MARKER_PREFIX = "#marker#"  # markers share the partition; "#" sorts before every fingerprint
 BATCH = 25  # BatchWriteItem's limit
 MAX_BATCH_ROUNDS = 8
 # Every projected name goes through a placeholder: ``status`` is a DynamoDB reserved word.
@@ -128,7 +129,7 @@ class DynamoDbStore:
             except (ClientError, BotoCoreError) as exc:
                 raise self._fail("read the ledger", exc) from None
             for item in answer.get("Items", []):
-                if item.get("fingerprint", {}).get("S") == LEASE_KEY:
+                if item.get("fingerprint", {}).get("S", "").startswith("#"):  # the lease, markers
                     continue
                 try:
                     entry = entry_from_row(_from_item(item))
@@ -187,6 +188,34 @@ class DynamoDbStore:
                 item[name] = {"S": str(value)}
         item["expires_at"] = {"N": str(entry.last_seen // 1000 + self.ttl_s)}
         return item
+
+    def marker(self, target: str, name: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            item = self._client.get_item(
+                TableName=self.table_name,
+                Key={"target": {"S": target}, "fingerprint": {"S": MARKER_PREFIX + name}},
+                ConsistentRead=True,
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("read a marker", exc) from None
+        return None if item is None else item.get("value", {}).get("S")
+
+    def set_marker(self, target: str, name: str, value: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "target": {"S": target},
+                    "fingerprint": {"S": MARKER_PREFIX + name},
+                    "value": {"S": value},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("write a marker", exc) from None
 
     def close(self) -> None:
         return None

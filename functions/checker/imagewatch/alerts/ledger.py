@@ -132,6 +132,44 @@ class Reconciliation(Struct):
     changed: set[str]
 
 
+class Settled(Struct, frozen=True):
+    """One fingerprint after this run: its entry (None: nothing to keep), what happened to it, and
+    whether the entry must be written."""
+
+    entry: LedgerEntry | None
+    event: Literal["new", "still", "resolved", "idle"]
+    changed: bool
+
+
+def settle(
+    entry: LedgerEntry | None, violation: Violation | None, judged_policies: set[str], now: int
+) -> Settled:
+    """What this run's finding (or its absence) makes of one ledger entry — the rule for every
+    fingerprint, whether the ledger is merged as a stream (``run``) or as a mapping (``reconcile``).
+    ``entry`` is not changed; a changed entry is a new object."""
+    if violation is not None:
+        if entry is None or entry.status == "resolved":
+            carried = _still_told(entry)
+            fresh = LedgerEntry.from_violation(violation, now)
+            fresh.deliveries.update(carried)
+            return Settled(fresh, "new", True)
+        said = (violation.severity, violation.label, violation.message)
+        if said != (entry.severity, entry.label, entry.message) or now - entry.last_seen >= HEARTBEAT_MS:
+            updated = _copy(entry)
+            updated.last_seen = now
+            updated.severity, updated.label, updated.message = said
+            return Settled(updated, "still", True)
+        return Settled(entry, "still", False)
+    if entry is None:
+        return Settled(None, "idle", False)
+    if entry.status == "open" and entry.policy_id in judged_policies:
+        closed = _copy(entry)
+        closed.status = "resolved"
+        closed.resolved_at = now
+        return Settled(closed, "resolved", True)
+    return Settled(entry, "idle", False)
+
+
 def reconcile(
     previous: Mapping[str, LedgerEntry],
     found: Iterable[Violation],
@@ -141,41 +179,56 @@ def reconcile(
     """Merge this run's findings into the ledger (returns new objects; ``previous`` is not changed).
 
     ``judged_policies``: policy ids evaluated this run over a complete read — only their open entries
-    can resolve.
+    can resolve. The same rule as the run's streaming merge (``settle``), over a mapping.
     """
     entries = {fp: _copy(entry) for fp, entry in previous.items()}
+    current: dict[str, Violation] = {}
+    for violation in found:
+        current.setdefault(violation.fingerprint, violation)
     new: list[LedgerEntry] = []
     still: list[LedgerEntry] = []
-    changed: set[str] = set()
-    seen: set[str] = set()
-    for violation in found:
-        fp = violation.fingerprint
-        if fp in seen:
-            continue
-        seen.add(fp)
-        entry = entries.get(fp)
-        if entry is None or entry.status == "resolved":
-            carried = _still_told(entry)
-            entry = LedgerEntry.from_violation(violation, now)
-            entry.deliveries.update(carried)
-            entries[fp] = entry
-            new.append(entry)
-            changed.add(fp)
-        else:
-            said = (violation.severity, violation.label, violation.message)
-            if said != (entry.severity, entry.label, entry.message) or now - entry.last_seen >= HEARTBEAT_MS:
-                entry.last_seen = now
-                entry.severity, entry.label, entry.message = said
-                changed.add(fp)
-            still.append(entry)
     resolved: list[LedgerEntry] = []
-    for fp, entry in entries.items():
-        if entry.status == "open" and fp not in seen and entry.policy_id in judged_policies:
-            entry.status = "resolved"
-            entry.resolved_at = now
-            resolved.append(entry)
+    changed: set[str] = set()
+    for fp in sorted(set(entries) | set(current)):
+        settled = settle(entries.get(fp), current.get(fp), judged_policies, now)
+        if settled.entry is None:
+            continue
+        entries[fp] = settled.entry
+        if settled.changed:
             changed.add(fp)
+        if settled.event == "new":
+            new.append(settled.entry)
+        elif settled.event == "still":
+            still.append(settled.entry)
+        elif settled.event == "resolved":
+            resolved.append(settled.entry)
     return Reconciliation(entries, new, still, resolved, changed)
+
+
+def due_alert(
+    entry: LedgerEntry,
+    channel: ChannelRule,
+    now: int,
+    violation: Violation | None = None,
+    labels: Labels | None = None,
+) -> Alert | None:
+    """What ``channel`` should be told about ``entry`` now, from the ledger alone (so failed sends
+    come back), or None."""
+    if not channel.wants(entry, labels):
+        return None
+    delivery = entry.deliveries.get(channel.name)
+    if entry.status == "open":
+        if delivery is None or delivery.new_at is None:
+            return Alert("new", entry, violation)
+        if (
+            channel.repeat_interval_ms is not None
+            and delivery.last_sent_at is not None
+            and now - delivery.last_sent_at >= channel.repeat_interval_ms
+        ):
+            return Alert("reminder", entry, violation)
+    elif channel.send_resolved and delivery is not None and delivery.owes_resolved:
+        return Alert("resolved", entry)
+    return None
 
 
 def due_alerts(
@@ -185,25 +238,21 @@ def due_alerts(
     violations: Mapping[str, Violation] | None = None,
     labels: Labels | None = None,
 ) -> list[Alert]:
-    """What ``channel`` should be told now, from the ledger alone (so failed sends come back)."""
-    alerts: list[Alert] = []
+    """What ``channel`` should be told now about each of ``entries``."""
     current = violations or {}
-    for entry in entries:
-        if not channel.wants(entry, labels):
-            continue
-        delivery = entry.deliveries.get(channel.name)
-        if entry.status == "open":
-            if delivery is None or delivery.new_at is None:
-                alerts.append(Alert("new", entry, current.get(entry.fingerprint)))
-            elif (
-                channel.repeat_interval_ms is not None
-                and delivery.last_sent_at is not None
-                and now - delivery.last_sent_at >= channel.repeat_interval_ms
-            ):
-                alerts.append(Alert("reminder", entry, current.get(entry.fingerprint)))
-        elif channel.send_resolved and delivery is not None and delivery.owes_resolved:
-            alerts.append(Alert("resolved", entry))
-    return alerts
+    alerts = [due_alert(entry, channel, now, current.get(entry.fingerprint), labels) for entry in entries]
+    return [alert for alert in alerts if alert is not None]
+
+
+def resend_alert(
+    entry: LedgerEntry, channel: ChannelRule, violation: Violation | None = None, labels: Labels | None = None
+) -> Alert | None:
+    """For the "resend" event: every open entry ``channel`` wants, whatever it was told before."""
+    if entry.status != "open" or not channel.wants(entry, labels):
+        return None
+    delivery = entry.deliveries.get(channel.name)
+    kind: EventKind = "reminder" if delivery is not None and delivery.new_at is not None else "new"
+    return Alert(kind, entry, violation)
 
 
 def resend_alerts(
@@ -214,14 +263,8 @@ def resend_alerts(
 ) -> list[Alert]:
     """Everything open that ``channel`` wants, whatever it was told before (the "resend" event)."""
     current = violations or {}
-    alerts = []
-    for entry in entries:
-        if entry.status != "open" or not channel.wants(entry, labels):
-            continue
-        delivery = entry.deliveries.get(channel.name)
-        kind: EventKind = "reminder" if delivery is not None and delivery.new_at is not None else "new"
-        alerts.append(Alert(kind, entry, current.get(entry.fingerprint)))
-    return alerts
+    alerts = [resend_alert(entry, channel, current.get(entry.fingerprint), labels) for entry in entries]
+    return [alert for alert in alerts if alert is not None]
 
 
 def mark_attempted(alerts: Iterable[Alert], channel: str, now: int) -> dict[str, int | None]:

@@ -48,6 +48,10 @@ class SqliteStore:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS lease (target TEXT PRIMARY KEY, run_id TEXT, until_ms INTEGER)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS marker (target TEXT NOT NULL, name TEXT NOT NULL, value TEXT,"
+                " PRIMARY KEY (target, name))"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StateStoreError(f"state store {self.path}: {exc}") from None
 
@@ -119,6 +123,23 @@ class SqliteStore:
                 self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path}: cannot write the ledger: {exc}") from None
+
+    def marker(self, target: str, name: str) -> str | None:
+        try:
+            row = self._db.execute(
+                "SELECT value FROM marker WHERE target = ? AND name = ?", (target, name)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path}: cannot read a marker: {exc}") from None
+        return None if row is None else str(row[0])
+
+    def set_marker(self, target: str, name: str, value: str) -> None:
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO marker (target, name, value) VALUES (?, ?, ?)", (target, name, value)
+            )
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path}: cannot write a marker: {exc}") from None
 
     def close(self) -> None:
         self._db.close()

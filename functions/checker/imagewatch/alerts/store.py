@@ -73,6 +73,12 @@ class StateStore(Protocol):
     def forget(self, target: str, fingerprints: Iterable[str]) -> None:
         """Drop finished entries (any iterable, consumed in bounded chunks)."""
 
+    def marker(self, target: str, name: str) -> str | None:
+        """A per-target marker (e.g. which ledger migrations ran), or None when unset."""
+
+    def set_marker(self, target: str, name: str, value: str) -> None:
+        """Set a per-target marker; never read by ``scan``."""
+
     def close(self) -> None: ...
 
 

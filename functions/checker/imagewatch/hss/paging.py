@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 # Repeats caused by offset shifts show up right after a page boundary: two pages either side suffice.
 DEDUP_WINDOW_PAGES = 2
+# A listing of broken records keeps this many of their errors (and counts them all).
+MAX_RECORD_ERRORS = 100
 # Requests run at most this many times max_in_flight pages ahead of the next page to hand over.
 REORDER_SLOTS = 2
 
@@ -65,7 +67,8 @@ class Listing:
         self.start_offset = start_offset
         self.deadline = deadline  # on the client's monotonic clock
         self.stats = ListingStats()
-        self.record_errors: list[RecordError] = []
+        self.record_errors: list[RecordError] = []  # the first MAX_RECORD_ERRORS kept; all counted
+        self.record_error_count = 0
         self.problems: list[str] = []
         self.finished = False
         self._changed_total: int | None = None
@@ -75,7 +78,7 @@ class Listing:
     @property
     def complete(self) -> bool:
         """Every record was read, typed and counted against an unchanged ``total_num``."""
-        return self.finished and not self.problems and not self.record_errors
+        return self.finished and not self.problems and not self.record_error_count
 
     def __iter__(self) -> Iterator[Image]:
         client, limit = self.client, self.client.page_size
@@ -211,7 +214,10 @@ class Listing:
         elif page.total_num != stats.first_total:
             self._changed_total = page.total_num
         stats.last_total = page.total_num
-        self.record_errors.extend(page.record_errors)
+        self.record_error_count += len(page.record_errors)
+        room = MAX_RECORD_ERRORS - len(self.record_errors)
+        if room > 0:
+            self.record_errors.extend(page.record_errors[:room])
         kept, dropped = window.keep(index, page.images)
         stats.duplicates += dropped
         for image in kept:

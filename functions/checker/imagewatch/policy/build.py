@@ -22,7 +22,9 @@ from imagewatch.policy.fleet import FLEET_PLACEHOLDERS, read_fleet
 from imagewatch.policy.model import Policy
 from imagewatch.policy.render import compile_violation
 from imagewatch.policy.template import Template, parse_template
-from imagewatch.violation import SEVERITIES
+from imagewatch.violation import SEVERITIES, SubjectKind
+
+SUBJECTS: tuple[SubjectKind, ...] = ("image", "record")  # what an image rule may judge; image by default
 
 
 def read_select(raw: object, problems: Problems) -> ImageQuery | None:
@@ -59,6 +61,28 @@ def read_message(raw: object, allowed: tuple[str, ...], problems: Problems) -> T
         return None
 
 
+def read_subject(doc: dict[str, Any], is_fleet: bool, problems: Problems) -> SubjectKind | None:
+    """An image rule's subject (``image`` when not given), ``fleet`` for a fleet rule, None when wrong.
+    The schema says the same about an unknown value; this keeps the policy from building with one."""
+    if is_fleet:
+        if "subject" in doc:
+            problems.append(
+                (
+                    "/subject",
+                    "a fleet rule has no subject: it judges the fleet as a whole (its violation's subject"
+                    " is the fleet); remove it",
+                )
+            )
+            return None
+        return "fleet"
+    raw = doc.get("subject", "image")
+    if raw not in SUBJECTS:
+        hint = suggest(raw, list(SUBJECTS)) if isinstance(raw, str) else ""
+        problems.append(("/subject", got(raw, "one of " + ", ".join(SUBJECTS) + hint)))
+        return None
+    return raw  # type: ignore[no-any-return]
+
+
 def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy | None, Problems]:
     """The policy in ``doc`` and the problems found; the policy is None when there is any problem."""
     problems: Problems = []
@@ -73,6 +97,7 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
             ("/exempt", "exemptions apply to image rules; a fleet rule's threshold is its allowance")
         )
     policy_id = doc.get("id") if isinstance(doc.get("id"), str) else "?"
+    subject = read_subject(doc, is_fleet, problems)
     select = read_select(doc.get("select"), problems)
     where = fleet = None
     if is_fleet:
@@ -90,12 +115,21 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
     examples = read_examples(doc.get("examples"), fleet=is_fleet, default_now=default_now, problems=problems)
 
     rule_ok = fleet is not None if is_fleet else where is not None
-    if problems or select is None or message is None or not rule_ok or doc.get("severity") not in SEVERITIES:
+    if (
+        problems
+        or select is None
+        or message is None
+        or subject is None
+        or not rule_ok
+        or doc.get("severity") not in SEVERITIES
+    ):
         return None, problems
     report_fields = tuple(dict.fromkeys([*message.fields, *where.fields])) if where is not None else ()
     title, severity = str(doc.get("title")), doc["severity"]
     builder = (
-        compile_violation(policy_id, title, severity, message, report_fields) if where is not None else None
+        compile_violation(policy_id, title, severity, message, report_fields, subject)
+        if where is not None
+        else None
     )
     policy = Policy(
         id=policy_id,
@@ -113,5 +147,6 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
         report_fields=report_fields,
         violation=builder,
         labels=tuple(sorted((doc.get("labels") or {}).items())),
+        subject=subject,
     )
     return policy, problems

@@ -12,7 +12,7 @@ from imagewatch.policy.exemptions import Exemption
 from imagewatch.policy.fleet import FleetRule
 from imagewatch.policy.render import ViolationBuilder
 from imagewatch.policy.template import Template
-from imagewatch.violation import Severity
+from imagewatch.violation import Severity, SubjectKind
 
 
 class Policy(Struct, frozen=True, eq=False):
@@ -33,6 +33,9 @@ class Policy(Struct, frozen=True, eq=False):
     report_fields: tuple[str, ...] = ()  # the fields a violation carries
     violation: ViolationBuilder | None = None  # image rules: image -> Violation
     labels: tuple[tuple[str, str], ...] = ()  # routing labels, e.g. (("team", "payments"),)
+    # what one violation is: "image" (all records of one image), "record" (an image on one host),
+    # "fleet" for fleet rules; the ``kind`` of every violation the policy raises
+    subject: SubjectKind = "image"
 
     @property
     def is_fleet(self) -> bool:

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from imagewatch import untrusted_json
 from imagewatch.alerts.channels.result import SendResult
-from imagewatch.alerts.digest import Digest, DigestItem, Fitted, fit
+from imagewatch.alerts.digest import Digest, DigestItem, Fitted, fit, split
 from imagewatch.alerts.text import clean
 from imagewatch.retry import parse_retry_after
 from imagewatch.violation import SEVERITY_ORDER
@@ -48,7 +48,7 @@ def fit_payload(
     ``fit`` estimates from per-item costs; the built payload is then measured for real and, if the
     estimate was off, the largest fitting prefix is found by bisection — so the limit always holds.
     """
-    empty = build(Fitted((), tuple(items)))
+    empty = build(split(items, 0))
     budget = limit - measure(empty)
     estimate = len(fit(items, cost, budget, max_items).shown)
     payload = _build(items, estimate, build)
@@ -65,7 +65,7 @@ def fit_payload(
 
 
 def _build(items: Sequence[DigestItem], count: int, build: Callable[[Fitted], P]) -> P:
-    return build(Fitted(tuple(items[:count]), tuple(items[count:])))
+    return build(split(items, count))
 
 
 def worst_firing(digest: Digest) -> str | None:

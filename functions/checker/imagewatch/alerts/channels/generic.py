@@ -62,7 +62,7 @@ def render(digest: Digest) -> dict[str, object]:
             }
             for item in fitted.shown
         ],
-        "truncated": len(fitted.hidden),
+        "truncated": fitted.more,
     }
 
 

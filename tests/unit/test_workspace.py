@@ -1,0 +1,75 @@
+"""The run's workspace: findings merged per subject on disk, read back in fingerprint order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagewatch.violation import Violation
+from imagewatch.workspace import Workspace
+
+
+def finding(
+    subject: str, host: str, *, kind: str = "image", policy: str = "p", severity: str = "high"
+) -> Violation:
+    label = f"{subject}:1" if kind == "image" else f"{subject}:1 on {host}"
+    return Violation(policy, "t", severity, subject, label, f"msg {subject} {host}", kind=kind, host=host,
+                     host_name=f"node-{host}")  # fmt: skip
+
+
+def test_an_image_on_many_hosts_is_one_subject_that_counts_them(tmp_path: Path) -> None:
+    with Workspace(tmp_path) as work:
+        for host in ("h3", "h1", "h2", "h2", "h5", "h4"):  # h2 twice: a repeated record counts once
+            work.add(finding("nginx", host))
+        [violation] = list(work.found())
+    assert violation.hosts == 5
+    assert violation.host_names == ("node-h1", "node-h2", "node-h3")
+    assert violation.label == "nginx:1 on 5 hosts (node-h1, node-h2, node-h3, …)"
+    assert violation.message == "msg nginx h3"  # the first finding is the rendering
+
+
+def test_one_host_reads_without_an_ellipsis_and_a_nameless_host_shows_its_id(tmp_path: Path) -> None:
+    with Workspace(tmp_path) as work:
+        work.add(Violation("p", "t", "low", "redis", "redis:7", "m", kind="image", host="h9"))
+        [violation] = list(work.found())
+    assert violation.label == "redis:7 on 1 host (h9)"
+
+
+def test_record_subjects_stay_apart_and_everything_comes_back_by_fingerprint(tmp_path: Path) -> None:
+    found = [finding(f"img{i}", f"h{i % 3}", kind="record") for i in range(50)]
+    found += [finding(f"img{i}", "h1", policy="q", severity="critical") for i in range(30)]
+    with Workspace(tmp_path) as work:
+        work.add_all(found)
+        by_fp = list(work.found_keyed())
+        worst = list(work.found(worst_first=True))
+        assert work.count() == 80 and work.by_severity() == {0: 30, 1: 50}
+    assert [fp for fp, _ in by_fp] == sorted(v.fingerprint for v in found)
+    assert all(fp == v.fingerprint for fp, v in by_fp)
+    assert [v.severity for v in worst] == ["critical"] * 30 + ["high"] * 50
+
+
+def test_more_findings_than_the_cache_holds_still_merge(tmp_path: Path) -> None:
+    """The 'seen' cache is bounded (50,000); repeats past it are dropped when read, not double counted."""
+    with Workspace(tmp_path) as work:
+        for round_ in range(2):
+            for i in range(30_000):
+                work.add(finding(f"img{i}", f"h{round_}"))
+        subjects = list(work.found())
+    assert len(subjects) == 30_000 and {v.hosts for v in subjects} == {2}
+
+
+def test_nothing_can_be_added_once_findings_are_read(tmp_path: Path) -> None:
+    with Workspace(tmp_path) as work:
+        work.add(finding("a", "h1"))
+        list(work.found())
+        with pytest.raises(RuntimeError, match="read already"):
+            work.add(finding("b", "h1"))
+
+
+def test_the_file_is_gone_after_the_run_even_when_it_failed(tmp_path: Path) -> None:
+    with pytest.raises(ZeroDivisionError), Workspace(tmp_path) as work:
+        work.add(finding("a", "h1"))
+        assert work.path.exists()
+        raise ZeroDivisionError
+    assert list(tmp_path.iterdir()) == []
