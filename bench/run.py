@@ -6,14 +6,21 @@
    (bench_paging.py);
 2. evaluating the shipped pack over 100,000 images: imagewatch vs Cloud Custodian's ValueFilter vs
    hand-written lambdas (bench_eval.py, reusing bench_policy.py's baseline);
-3. peak RSS of a full handler run at 10,000 and 1,000,000 images (bench_memory.py);
-4. the handler's cold-start import time vs its third-party dependencies alone (bench_import.py).
+3. peak RSS of a full handler run on a *compliant* fleet at 10,000 and 1,000,000 images, one rule
+   that never fires (bench_memory.py);
+4. real fleets (most records violate): full handler runs of the shipped pack at 10,000, 100,000 and
+   1,000,000 records, first and second run, the inventory read alone, issue 13's targets, and the
+   issue's 100k seed-3 scenario through ``imagewatch run`` (bench_fleet.py; ``--fleet-sizes``);
+5. the handler's cold-start import time vs its third-party dependencies alone (bench_import.py).
+
+    python bench/run.py --sections fleet --fleet-sizes 10000 100000   # a quick look at one section
 
 Each section runs in its own interpreter (``--section NAME``), so one section's garbage never slows
 the next, and this parent stays small: on Linux a child's ``ru_maxrss`` starts from the peak of the
 process that forked it, so the memory section's children must come from a small one. Each section
 prints as it finishes; a table of every figure closes the run. Benchmarks are not tests: nothing here
-asserts a time. About 2.5 minutes on 2 cores.
+asserts a time. About 2.5 minutes on 2 cores without the fleet section; the fleet section's
+1,000,000-record runs take several minutes each.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_eval
+import bench_fleet
 import bench_import
 import bench_memory
 import bench_paging
@@ -109,7 +117,9 @@ def eval_rows() -> list[Row]:
 
 
 def memory_rows() -> list[Row]:
-    print("== peak RSS of a full run (handler, emulator in another process) ==", flush=True)
+    print(
+        "== peak RSS of a full run on a compliant fleet (handler, emulator in another process) ==", flush=True
+    )
     print(f"  policies: {', '.join(bench_memory.POLICIES)} + {bench_memory.BENCH_RULE['id']}", end=" ")
     print("(violations stay at one while the compliant images grow; see bench_memory.py)", flush=True)
     small, large = (bench_memory.measure(size) for size in bench_memory.SIZES)
@@ -124,13 +134,13 @@ def memory_rows() -> list[Row]:
         )
     return [
         (
-            f"peak RSS, full run, {small.images:,} images",
+            f"peak RSS, compliant fleet, {small.images:,} images",
             f"{small.peak_mib:.1f} MiB",
             f"after imports: {small.after_imports_mib:.1f} MiB",
             "",
         ),
         (
-            f"peak RSS, full run, {large.images:,} images",
+            f"peak RSS, compliant fleet, {large.images:,} images",
             f"{large.peak_mib:.1f} MiB",
             f"{small.images:,} images: {small.peak_mib:.1f} MiB",
             f"{large.peak_mib / small.peak_mib:.2f}x",
@@ -142,6 +152,50 @@ def memory_rows() -> list[Row]:
             "",
         ),
     ]
+
+
+def _run_row(run: bench_fleet.RunResult, figure: str) -> list[Row]:
+    return [
+        (
+            figure,
+            f"{run.peak_mib:.1f} MiB, {run.seconds:.1f} s",
+            f"{run.records:,} read · {run.violations:,} violations "
+            f"({bench_fleet.severities(run.by_severity)})",
+            f"emulator CPU {run.emulator_share:.0%}",
+        ),
+        ("", "", f"{bench_fleet.sizes_on_disk(run)} · sink got {run.received}", ""),
+    ]
+
+
+def fleet_rows(sizes: list[int]) -> list[Row]:
+    print("== real fleets: the shipped pack, most records violating (bench_fleet.py) ==", flush=True)
+    fleets, why = bench_fleet.run_all(sizes, with_scenario=True)
+    rows: list[Row] = []
+    for f in fleets:
+        c = f.census
+        census = (
+            f"{c.violating:,} of {c.records:,} records violate ({c.share:.0%}), {c.images:,} images"
+            if c
+            else f"census n/a: {f.census_error[:60]}"
+        )
+        rows += _run_row(f.first, f"fleet {f.size:,} records, first run")
+        rows.append(("", "", census, ""))
+        rows += _run_row(f.second, f"fleet {f.size:,} records, second run")
+        if f.inventory_s is not None:
+            rows.append(
+                (
+                    f"  inventory read alone, {f.size:,}",
+                    f"{f.inventory_s:.1f} s",
+                    f"second run: {f.second.seconds:.1f} s",
+                    f"{f.second.seconds / f.inventory_s:.2f}x",
+                )
+            )
+    if why is not None:
+        rows += _run_row(why.first, "issue 13 scenario (100k, seed 3), first")
+        rows += _run_row(why.second, "issue 13 scenario (100k, seed 3), second")
+    for target, value, verdict in bench_fleet.targets(fleets):
+        rows.append((f"target: {target}", value, "", verdict))
+    return rows
 
 
 def import_rows() -> tuple[list[Row], list[str]]:
@@ -181,20 +235,22 @@ def imports_section() -> list[Row]:
     return rows + [("note", note, "", "") for note in notes]
 
 
+FLEET_SIZES = list(bench_fleet.SIZES)
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "paging": paging_rows,
     "eval": eval_rows,
     "memory": memory_rows,
+    "fleet": lambda: fleet_rows(FLEET_SIZES),
     "imports": imports_section,
 }
+ORDER = ("memory", "fleet", "paging", "eval", "imports")
 ROWS_MARK = "@@rows "
 
 
-def run_section(name: str) -> list[Row]:
+def run_section(name: str, fleet_sizes: list[int]) -> list[Row]:
     """One section in a fresh interpreter; its progress lines pass through, its rows come back."""
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--section", name], stdout=subprocess.PIPE, text=True, bufsize=1
-    )
+    command = [sys.executable, __file__, "--section", name, "--fleet-sizes", *map(str, fleet_sizes)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
     rows: list[Row] = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -220,7 +276,15 @@ def table(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--section", choices=sorted(SECTIONS), help=argparse.SUPPRESS)
-    section = parser.parse_args().section
+    parser.add_argument(
+        "--sections", nargs="+", choices=ORDER, default=list(ORDER), help="run only these (default: all)"
+    )
+    parser.add_argument(
+        "--fleet-sizes", type=int, nargs="+", default=FLEET_SIZES, help="the fleet section's sizes (records)"
+    )
+    args = parser.parse_args()
+    FLEET_SIZES[:] = args.fleet_sizes
+    section = args.section
     if section:
         print(ROWS_MARK + json.dumps(SECTIONS[section]()), flush=True)
         return 0
@@ -229,8 +293,8 @@ def main() -> int:
     print(f"imagewatch benchmarks on {facts}\n", flush=True)
     rows: list[Row] = [("figure", "value", "compared with", "ratio")]
     notes: list[str] = []
-    for name in ("memory", "paging", "eval", "imports"):
-        for row in run_section(name):
+    for name in (name for name in ORDER if name in args.sections):
+        for row in run_section(name, args.fleet_sizes):
             if row[0] == "note":
                 notes.append(row[1])
             else:

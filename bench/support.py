@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKER = ROOT / "functions" / "checker"
+# IMAGEWATCH_BENCH_TREE: bench another checkout's code and policies (e.g. `git archive HEAD` unpacked
+# in /tmp) with these benches, to compare a change with what it replaces. Default: this checkout.
+TREE = Path(os.environ.get("IMAGEWATCH_BENCH_TREE") or ROOT)
+CHECKER = TREE / "functions" / "checker"
 PYTHON = sys.executable
 PROJECT, AK, SK = "demo-project", "DEMOAK", "demo-secret"  # the emulator's demo credentials
 
@@ -45,14 +48,22 @@ class EmulatorProcess:
 
 @contextmanager
 def emulator(
-    fleet_size: int, *, latency_ms: float = 0.0, seed: int = 0, fleet_file: Path | None = None
+    fleet_size: int,
+    *,
+    latency_ms: float = 0.0,
+    seed: int = 0,
+    fleet_file: Path | None = None,
+    enterprise_projects: str | None = None,
 ) -> Iterator[EmulatorProcess]:
-    """An emulator process serving a synthetic fleet (or a fleet file), stopped afterwards."""
+    """An emulator process serving a synthetic fleet (or a fleet file), stopped afterwards.
+    ``enterprise_projects``: the emulator's ``--enterprise-projects`` cycle (default: its own)."""
     command = [PYTHON, "-m", "imagewatch.cli", "emulator", "--port", "0", "--latency-ms", str(latency_ms)]
     if fleet_file is not None:
         command += ["--fleet-file", str(fleet_file)]
     else:
         command += ["--fleet-size", str(fleet_size), "--seed", str(seed)]
+        if enterprise_projects is not None:
+            command += ["--enterprise-projects", enterprise_projects]
     env = {**os.environ, "PYTHONPATH": str(CHECKER)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
