@@ -7,7 +7,9 @@ incomplete resolves nothing, and the next clean run resolves exactly what is gon
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -322,12 +324,21 @@ def test_the_time_budget_stops_a_listing_incomplete(hss: Emulator, fleet: Fleet,
 
 
 def test_a_run_cut_by_its_time_budget_resolves_nothing(
-    paged: Harness, hss: Emulator, fleet: Fleet, sink: WebhookSink
+    paged: Harness,
+    hss: Emulator,
+    fleet: Fleet,
+    sink: WebhookSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The handler's own budget: 35 s left in the Lambda means fetching stops 15 s from now (a 20 s
-    margin to send and record); on the client's clock an hour passes with the first page."""
+    margin to send and record); on the client's clock an hour passes with the first page. The run's
+    workspace (its findings spilled to disk) is gone afterwards, cut or not."""
     from imagewatch.local_context import LocalContext
 
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     paged.invoke()
     fleet.delete(["b@h1"])
     paged.hss_monotonic = lambda: AfterFirstPage(hss)
@@ -335,5 +346,7 @@ def test_a_run_cut_by_its_time_budget_resolves_nothing(
     assert cut["resolved"] == 0 and cut["status"] == "partial"
     assert any("stopped at the time budget after 10 of 48 records" in p for p in cut["problems"])
     assert len(sink.received) == 1
+    assert list(scratch.iterdir()) == []  # no workspace left behind by the cut run
     paged.hss_monotonic = None
     assert paged.invoke().summary["resolved"] == 1
+    assert list(scratch.iterdir()) == []

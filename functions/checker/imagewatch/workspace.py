@@ -26,7 +26,7 @@ from imagewatch.violation import SEVERITY_ORDER, Violation
 
 BATCH = 2_000  # findings buffered before one executemany
 HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
-CACHE_KIB = 8_192  # SQLite's page cache for this file (the default is 2 MiB)
+CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
 _SEP = "\x1f"
 
 _FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp, rowid"
@@ -64,7 +64,7 @@ class Workspace:
             PRAGMA synchronous = OFF;
             PRAGMA temp_store = FILE;
             PRAGMA cache_size = -{CACHE_KIB};
-            CREATE TABLE found (fp TEXT, rank INTEGER, policy_id TEXT, subject TEXT, data BLOB);
+            CREATE TABLE found (fp TEXT PRIMARY KEY, rank INTEGER, policy_id TEXT, subject TEXT, data BLOB);
             CREATE TABLE hosts (fp TEXT, host TEXT, name TEXT);
             CREATE TABLE entries (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE due (channel TEXT, fp TEXT, kind TEXT, PRIMARY KEY (channel, fp)) WITHOUT ROWID;
@@ -114,11 +114,12 @@ class Workspace:
             self.add(violation)
 
     def _flush(self) -> None:
-        """Append the buffered findings: plain appends (~1 µs a row); repeats are dropped when the
-        findings are read, after one index build (``_seal``) instead of a B-tree insert per row."""
+        """Write the buffered findings in one transaction: a subject's first finding is kept (its
+        rendering; the file holds each subject once, however many hosts repeat it), every image
+        finding's host is appended (deduplicated when read, after one index build in ``_seal``)."""
         with self.transaction():
             if self._found:
-                self._db.executemany("INSERT INTO found VALUES (?, ?, ?, ?, ?)", self._found)
+                self._db.executemany("INSERT OR IGNORE INTO found VALUES (?, ?, ?, ?, ?)", self._found)
                 self._found.clear()
             if self._hosts:
                 self._db.executemany("INSERT INTO hosts VALUES (?, ?, ?)", self._hosts)
@@ -129,7 +130,6 @@ class Workspace:
         if self._sealed:
             return
         self._flush()
-        self._db.execute("CREATE INDEX found_by_fp ON found (fp)")
         self._db.execute("CREATE INDEX hosts_by_fp ON hosts (fp, host, name)")
         self._sealed = True
 
