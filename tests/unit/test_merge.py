@@ -49,7 +49,7 @@ def run_merge(ledger: list[LedgerEntry], found: list[Violation], judged: set[str
             forget=out.forgotten.extend,
             on_current=lambda v, status: out.reported.append((v.subject, status)),
         )
-        due = {rule.name: list(work.due(rule.name)) for rule in rules}
+        due = {rule.name: [(fp, kind) for fp, kind, _ in work.due(rule.name)] for rule in rules}
     return merged, out, due
 
 

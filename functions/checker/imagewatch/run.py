@@ -257,41 +257,41 @@ class Notifier(Struct):
                 {"channel": channel.name, "platform": channel.platform_name, "payload": payload}
             )
             return
-        previous: dict[str, int | None] = {}
         if work is not None:  # if the run dies mid-send, the next one knows this channel may know
-            previous = self._mark(
-                work, channel.name, lambda alerts: mark_attempted(alerts, channel.name, now_ms)
-            )
+            self._mark(work, channel.name, lambda alerts, _: mark_attempted(alerts, channel.name, now_ms))
         outcome = self.deps.deliverer.send(channel, payload)
         self.outcomes.append({**outcome.to_dict(), "alerts": dict(digest.counts)})
         if work is not None:
             if outcome.ok:
-                self._mark(work, channel.name, lambda alerts: mark_delivered(alerts, channel.name, now_ms))
+                self._mark(work, channel.name, lambda alerts, _: mark_delivered(alerts, channel.name, now_ms))
             else:
                 self._mark(
-                    work, channel.name, lambda alerts: unmark_attempted(alerts, channel.name, previous)
+                    work,
+                    channel.name,
+                    lambda alerts, previous: unmark_attempted(alerts, channel.name, previous),
                 )
 
-    def _mark(self, work: Workspace, channel: str, mark: Callable[[list[Alert]], Any]) -> dict[str, Any]:
-        """Apply ``mark`` to every alert ``channel`` is due, a batch at a time; each batch is saved to
-        the store and the workspace before the next. Returns what ``mark`` returned, merged."""
+    def _mark(
+        self,
+        work: Workspace,
+        channel: str,
+        mark: Callable[[list[Alert], dict[str, int | None]], object],
+    ) -> None:
+        """Apply ``mark`` to every alert ``channel`` is due, a batch at a time (with each alert's mark
+        before this send); each batch is saved to the store and the workspace before the next. What
+        ``mark_attempted`` returns — the marks to put back on a refusal — goes to the workspace too."""
         store, target = self.deps.store, self.deps.settings.target
-        returned: dict[str, Any] = {}
 
-        def write(batch: list[tuple[str, str]]) -> None:
-            alerts = [Alert(kind, work.entry(fp)) for fp, kind in batch]  # type: ignore[arg-type]
-            result = mark(alerts)
+        def write(batch: list[tuple[str, str, int | None]]) -> None:
+            alerts = [Alert(kind, work.entry(fp)) for fp, kind, _ in batch]  # type: ignore[arg-type]
+            result = mark(alerts, {fp: previous for fp, _, previous in batch})
             if isinstance(result, dict):
-                returned.update(result)
+                work.note_previous(channel, result)
             entries = [alert.entry for alert in alerts]
             store.save(target, entries)
             work.keep_entries(entries)
 
-        batch = Batch(write)
-        for row in work.due(channel):
-            batch.add(row)
-        batch.flush()
-        return returned
+        Batch(write).extend(work.due(channel))
 
     def tally(self) -> dict[str, Any]:
         return {

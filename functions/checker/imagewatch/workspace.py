@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -67,7 +67,8 @@ class Workspace:
             CREATE TABLE found (fp TEXT PRIMARY KEY, rank INTEGER, policy_id TEXT, subject TEXT, data BLOB);
             CREATE TABLE hosts (fp TEXT, host TEXT, name TEXT);
             CREATE TABLE entries (fp TEXT PRIMARY KEY, data BLOB);
-            CREATE TABLE due (channel TEXT, fp TEXT, kind TEXT, PRIMARY KEY (channel, fp)) WITHOUT ROWID;
+            CREATE TABLE due (channel TEXT, fp TEXT, kind TEXT, previous INTEGER,
+                              PRIMARY KEY (channel, fp)) WITHOUT ROWID;
             CREATE TABLE folded (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE fold_sources (fp TEXT PRIMARY KEY) WITHOUT ROWID;
             """
@@ -209,15 +210,23 @@ class Workspace:
     def note_due(self, rows: Iterable[tuple[str, str, str]]) -> None:
         """(channel, fingerprint, kind) of alerts due this run."""
         with self.transaction():
-            self._db.executemany("INSERT OR REPLACE INTO due VALUES (?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO due VALUES (?, ?, ?, NULL)", rows)
 
-    def due(self, channel: str) -> Iterator[tuple[str, str]]:
-        """(fingerprint, kind) of what ``channel`` is due, by fingerprint; read in pages so entries can
-        be rewritten while it is walked."""
+    def note_previous(self, channel: str, previous: Mapping[str, int | None]) -> None:
+        """Each alert's mark before this send (``attempted_at``), to put back if the platform refuses."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE due SET previous = ? WHERE channel = ? AND fp = ?",
+                ((mark, channel, fp) for fp, mark in previous.items()),
+            )
+
+    def due(self, channel: str) -> Iterator[tuple[str, str, int | None]]:
+        """(fingerprint, kind, previous mark) of what ``channel`` is due, by fingerprint; read in pages
+        so entries can be rewritten while it is walked."""
         after = ""
         while True:
             page = self._db.execute(
-                "SELECT fp, kind FROM due WHERE channel = ? AND fp > ? ORDER BY fp LIMIT 1000",
+                "SELECT fp, kind, previous FROM due WHERE channel = ? AND fp > ? ORDER BY fp LIMIT 1000",
                 (channel, after),
             ).fetchall()
             if not page:

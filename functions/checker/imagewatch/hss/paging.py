@@ -81,6 +81,12 @@ class Listing:
         return self.finished and not self.problems and not self.record_error_count
 
     def __iter__(self) -> Iterator[Image]:
+        try:
+            yield from self._read()
+        finally:
+            self._identities.close()  # its spill file, if the hashes outgrew memory
+
+    def _read(self) -> Iterator[Image]:
         client, limit = self.client, self.client.page_size
         budget = Budget(self.deadline, client.monotonic)
         window = DedupWindow(DEDUP_WINDOW_PAGES)
