@@ -116,7 +116,7 @@ HAND: dict[str, tuple[Callable[[Image], bool], Callable[[Image], str]]] = {
     "high-severity": (
         lambda i: i.scan_status == "success" and RANK(i.severity_level, 3) >= 3,
         lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} is rated {q(i.severity_level)}"
+            f"{q(i.image_name)}:{q(i.image_version)} is rated {q(i.severity_level)}"
             f" with {q(i.vul_num)} vulnerabilities"
         ),
     ),
@@ -128,23 +128,19 @@ HAND: dict[str, tuple[Callable[[Image], bool], Callable[[Image], str]]] = {
             and i.vul_num > 20
         ),
         lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} is rated Medium with"
+            f"{q(i.image_name)}:{q(i.image_version)} is rated Medium with"
             f" {q(i.vul_num)} vulnerabilities (more than 20)"
         ),
     ),
     "malicious-files": (
         lambda i: i.malicious_file_num is not None and i.malicious_file_num > 0,
         lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} contains"
-            f" {q(i.malicious_file_num)} malicious file(s)"
+            f"{q(i.image_name)}:{q(i.image_version)} contains {q(i.malicious_file_num)} malicious file(s)"
         ),
     ),
     "unsafe-settings": (
         lambda i: i.unsafe_setting_num is not None and i.unsafe_setting_num > 0,
-        lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} fails"
-            f" {q(i.unsafe_setting_num)} baseline check(s)"
-        ),
+        lambda i: f"{q(i.image_name)}:{q(i.image_version)} fails {q(i.unsafe_setting_num)} baseline check(s)",
     ),
     "scan-failed": (
         lambda i: i.scan_status == "failed",
@@ -156,7 +152,7 @@ HAND: dict[str, tuple[Callable[[Image], bool], Callable[[Image], str]]] = {
     "scan-freshness": (
         lambda i: not (i.scan_status == "success" and i.latest_scan_time and i.latest_scan_time >= CUTOFF_7D),
         lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} has no successful scan in the last"
+            f"{q(i.image_name)}:{q(i.image_version)} has no successful scan in the last"
             f" 7 days (status {q(i.scan_status)}, last scan {when(i.latest_scan_time)})"
         ),
     ),
@@ -166,7 +162,7 @@ HAND: dict[str, tuple[Callable[[Image], bool], Callable[[Image], str]]] = {
             and not (i.scan_status == "success" and RANK(i.severity_level, 3) == 0)
         ),
         lambda i: (
-            f"{q(i.image_name)}:{q(i.image_version)} on {q(i.host_name)} is not from SWR and not clean"
+            f"{q(i.image_name)}:{q(i.image_version)} is not from SWR and not clean"
             f" (scan {q(i.scan_status)}, severity {q(i.severity_level)})"
         ),
     ),
@@ -188,10 +184,24 @@ def hand_full(images: list[Image], policies: dict[str, Policy]) -> tuple[list[Vi
                     and EXEMPT_VERSION(image.image_version)
                 ):
                     continue
-                label = f"{image.image_name or '?'}:{image.image_version or '?'} on {image.host_name or '?'}"
+                name = f"{image.image_name or '?'}:{image.image_version or '?'}"
+                if policy.subject == "record":  # scan-failed: one image on one host
+                    subject, label = image.identity, f"{name} on {image.host_name or image.host_id or '?'}"
+                else:  # an image, all its hosts together (the run adds them to the label)
+                    key = f"{image.image_name or ''}:{image.image_version or ''}@{image.image_digest or ''}"
+                    subject, label = image.image_id or key, name
                 violations.append(
                     Violation(
-                        policy_id, policy.title, policy.severity, image.identity, label, message(image), {}
+                        policy_id,
+                        policy.title,
+                        policy.severity,
+                        subject,
+                        label,
+                        message(image),
+                        {},
+                        kind=policy.subject,
+                        host=image.host_id or "",
+                        host_name=image.host_name or "",
                     )
                 )
         if image.scan_status != "success":
