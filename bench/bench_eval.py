@@ -34,9 +34,10 @@ from bench_policy import DAY, HAND, NOW, synthetic_images
 
 from imagewatch.hss.model import IMAGE_FIELDS, Image
 from imagewatch.policy import load_policies
-from support import ROOT, best_of
+from support import ROOT, best_in_turns
 
 CUTOFF_7D = NOW - 7 * DAY
+RUNS = 7  # best of 7, the three sides in turn: with 3 in a row, the c7n ratio moved from 6.0x to 7.6x
 Record = dict[str, Any]
 
 
@@ -109,9 +110,14 @@ def run(images: int = 100_000, seed: int = 20261101) -> EvalResult:
     ours = [p.where.bind(NOW) for p in rules]  # type: ignore[union-attr]
     theirs = [by_c7n[p.id] for p in rules]
     by_hand = [HAND[p.id][0] for p in rules]
-    t_ours, m_ours = best_of(3, lambda: count_each(fleet, ours))
-    t_c7n, m_c7n = best_of(3, lambda: count_each(records, theirs))
-    t_hand, m_hand = best_of(3, lambda: count_each(fleet, by_hand))
+    (t_ours, m_ours), (t_c7n, m_c7n), (t_hand, m_hand) = best_in_turns(
+        RUNS,
+        [
+            lambda: count_each(fleet, ours),
+            lambda: count_each(records, theirs),
+            lambda: count_each(fleet, by_hand),
+        ],
+    )
     if not m_ours == m_c7n == m_hand:
         raise RuntimeError(f"matches differ per rule: imagewatch {m_ours}, c7n {m_c7n}, by hand {m_hand}")
     calls = match_calls(records, [p.id for p in rules])
