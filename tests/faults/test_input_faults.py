@@ -20,7 +20,7 @@ from imagewatch.settings import SettingsError
 from imagewatch.standins.webhook_sink import WebhookSink
 from support import reports
 from support.fault_harness import FakeTime, Harness, fingerprint, leaks, route_to_sinks, strings
-from support.known_fleet import EXPECTED, ROOT
+from support.known_fleet import EXPECTED, FIXTURE_PACK, ROOT
 
 from .conftest import PLANTED, WEBHOOK_TOKEN
 
@@ -115,7 +115,7 @@ def hostile_policies(folder: Path) -> dict[str, str]:
     )
     write(
         "zz-duplicate.json",
-        (ROOT / "policies" / "malicious-files.json").read_text(),
+        (FIXTURE_PACK / "malicious-files.json").read_text(),
         'policy id "malicious-files" is already defined in',
     )
     for source in sorted(BROKEN.glob("*.json")):
@@ -170,33 +170,42 @@ def test_broken_and_hostile_policies_are_each_skipped_and_announced_and_the_othe
         (None, "event: got NoneType, expected a JSON object"),
         ([], "event: got list, expected a JSON object"),
         ("schedule", "event: got str, expected a JSON object"),
-        ({}, "/source: got None, expected one of aws.events, manual, schedule"),
-        ({"source": "nope"}, "/source: got 'nope', expected one of"),
+        ({}, '/source: missing required property "source", expected one of aws.events, manual, schedule'),
+        ({"source": "nope"}, '/source: got "nope", expected one of'),
         ({"source": 7}, "/source: got 7, expected one of"),
-        ({"source": "schedule"}, "(event): 'scheduled_time' is a required property"),
-        ({"source": "schedule", "scheduled_time": "soon"}, "/scheduled_time: 'soon' does not match"),
-        ({"source": "schedule", "scheduled_time": 1767225600}, "/scheduled_time: 1767225600 is not of type"),
+        ({"source": "schedule"}, '/: missing required property "scheduled_time"'),
+        (
+            {"source": "schedule", "scheduled_time": "soon"},
+            '/scheduled_time: got "soon", expected an ISO timestamp',
+        ),
+        (
+            {"source": "schedule", "scheduled_time": 1767225600},
+            "/scheduled_time: got 1767225600, expected a string",
+        ),
         (
             {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z", "extra": 1},
-            "Additional properties are not allowed ('extra' was unexpected)",
+            '/extra: unexpected property "extra"; expected one of dry_run, scheduled_time, source, target',
         ),
         ({"source": "manual", "action": "resend"}, "/channel: required by action 'resend'"),
         ({"source": "manual", "action": "check", "channel": "ops"}, "/channel: not used by action 'check'"),
         (
             {"source": "manual", "action": "check", "dry_run": "yes"},
-            "/dry_run: 'yes' is not of type 'boolean'",
+            '/dry_run: got "yes", expected a boolean',
         ),
-        ({"source": "manual", "action": "check", "policies": []}, "/policies: [] should be non-empty"),
+        (
+            {"source": "manual", "action": "check", "policies": []},
+            "/policies: got [], expected a list of at least 1 item(s)",
+        ),
         (
             {"source": "manual", "action": "check", "policies": [1, 2]},
-            "/policies/0: 1 is not of type 'string'",
+            "/policies/0: got 1, expected a string",
         ),
-        ({"source": "manual", "action": "rm -rf"}, "/action: 'rm -rf' is not one of"),
+        ({"source": "manual", "action": "rm -rf"}, '/action: got "rm -rf", expected one of'),
         (
             {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z", "target": {"name": "../../etc"}},
-            "/target/name: '../../etc' does not match",
+            '/target/name: got "../../etc", expected a name of',
         ),
-        ({"source": "schedule", "scheduled_time": "A" * 100_000}, "/scheduled_time: 'AAAA"),
+        ({"source": "schedule", "scheduled_time": "A" * 100_000}, '/scheduled_time: got "AAAA'),
     ],
 )
 def test_a_malformed_event_is_refused_before_anything_is_contacted(
@@ -220,20 +229,20 @@ LEAKY_URL = "http://hooks.example.com/services/T0/B0/leaky-planted-token"  # not
     ("document", "says"),
     [
         ("{channels: [", "not JSON"),
-        ("[]", "/: [] is not of type 'object'"),
-        ('{"channels": []}', "/channels: [] should be non-empty"),
-        ('{"channels": [{"name": "x"}]}', "/channels/0: 'url' is a required property"),
+        ("[]", "/: got [], expected an object"),
+        ('{"channels": []}', "/channels: got [], expected a list of at least 1 item(s)"),
+        ('{"channels": [{"name": "x"}]}', '/channels/0: missing required property "url"'),
         (
             '{"channels": [{"name": "Bad Name", "url": "${OK_URL}"}]}',
-            "/channels/0/name: 'Bad Name' does not match",
+            '/channels/0/name: got "Bad Name", expected a name of',
         ),
         (
             '{"channels": [{"name": "x", "url": "${OK_URL}", "colour": "red"}]}',
-            "Additional properties are not allowed ('colour' was unexpected)",
+            '/channels/0/colour: unexpected property "colour"; expected one of',
         ),
         (
             '{"channels": [{"name": "x", "url": "${OK_URL}", "min_severity": "urgent"}]}',
-            "/channels/0/min_severity: 'urgent' is not one of",
+            '/channels/0/min_severity: got "urgent", expected one of critical,',
         ),
         (
             '{"channels": [{"name": "x", "url": "${OK_URL}", "repeat_interval": "soon"}]}',

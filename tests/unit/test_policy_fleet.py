@@ -34,7 +34,7 @@ def test_ratio_violation_has_subject_fleet_the_figure_and_examples():
     [violation] = result.violations
     assert violation.subject == "fleet"
     assert violation.label == "Fleet rule"
-    assert violation.message == "2 of 20 (10.0%, ratio 0.1000); allowed 0.05"
+    assert violation.message == "2 of 20 (10.0%, ratio 0.1000); allowed 5%"  # not 0.05 (issue 14)
     assert violation.fields == {
         "measure": "ratio",
         "count": 2,
@@ -155,3 +155,47 @@ def test_a_fleet_rule_has_no_top_level_where():
     assert [(e.pointer, e.message) for e in caught.value.errors] == [
         ("/where", "a fleet rule has no top-level where; its condition goes in /fleet/…/where")
     ]
+
+
+@pytest.mark.parametrize(
+    ("measure", "threshold", "shown"),
+    [
+        ("ratio", 0.01, "1%"),
+        ("ratio", 0.05, "5%"),
+        ("ratio", 0.075, "7.5%"),
+        ("ratio", 0.07, "7%"),  # 0.07 * 100 is 7.000000000000001 in floating point
+        ("ratio", 0.001, "0.1%"),
+        ("ratio", 0, "0%"),
+        ("ratio", 1, "100%"),
+        ("count", 3, "3"),
+        ("count", 0, "0"),
+    ],
+)
+def test_a_threshold_reads_as_people_write_it(measure, threshold, shown):
+    from imagewatch.policy.fleet import threshold_text
+
+    assert threshold_text(measure, threshold) == shown
+
+
+def test_threshold_placeholder_of_a_ratio_is_a_percentage():
+    """Issue 14: ``{threshold}`` rendered ``0.01``; a ratio's threshold reads as a percentage everywhere."""
+    policy = fleet_policy(
+        {"ratio": {"where": UNSCANNED}, "op": "lte", "value": 0.01}, "{percent} over {threshold}"
+    )
+    [violation] = run(policy, images(98, scan_status="success") + images(2, scan_status="unscan")).violations
+    assert violation.message == "2.0% over 1%"
+    assert violation.fields["threshold"] == 0.01  # the data keeps the policy's number
+
+
+def test_every_fleet_figure_says_itself_in_one_line_passing_or_not():
+    ratio = fleet_policy({"ratio": {"where": UNSCANNED}, "op": "lte", "value": 0.05})
+    failing = run(ratio, images(37, scan_status="success") + images(3, scan_status="unscan")).fleet[0]
+    assert failing.text == "7.5% (3 of 40); must be at most 5%: failed"
+    passing = run(ratio, images(39, scan_status="success") + images(1, scan_status="unscan")).fleet[0]
+    assert passing.text == "2.5% (1 of 40); must be at most 5%: passed"
+    assert passing.requirement == "ratio lte 5%"
+    count = fleet_policy({"count": {"where": HIGH}, "op": "lt", "value": 3}, "{count}")
+    figure = run(count, images(4, scan_status="success", severity_level="High")).fleet[0]
+    assert figure.text == "4 (4 of 4); must be under 3: failed"
+    empty = run(ratio, []).fleet[0]
+    assert (empty.text, empty.passed) == ("not judged: no images to take a ratio of (0 of 0)", True)

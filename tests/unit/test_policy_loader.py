@@ -10,10 +10,11 @@ from imagewatch.hss.model import IMAGE_FIELDS
 from imagewatch.hss.query import FILTER_PARAMS
 from imagewatch.policy import load_policies
 from imagewatch.policy.loader import MAX_FILE_BYTES, canonical_sha256
+from support.pack import FIXTURE_PACK, SHIPPED_PACK
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "fixtures" / "policies_broken"
-PACK = ROOT / "policies"
+PACK = FIXTURE_PACK  # the tests' own; policies/ is the user's
 
 FIELDS = ", ".join(IMAGE_FIELDS)
 SORTED_FIELDS = ", ".join(sorted(IMAGE_FIELDS))
@@ -57,7 +58,7 @@ EXPECTED = {
     ],
     "example_bad_type.json": [("/examples/0/image/vul_num", 'got "3", expected an integer or null')],
     "example_unknown_field.json": [
-        ("/examples/0/image/vuln_num", 'not an ImageLocalInfo field (did you mean "vul_num"?)')
+        ("/examples/0/image/vuln_num", "not an ImageLocalInfo field (did you mean 'vul_num'?)")
     ],
     "exemption_bad_expires.json": [("/exempt/0/expires", f'got "2027-02-30", expected {EXPIRY}')],
     "exemption_without_expires.json": [
@@ -103,27 +104,27 @@ EXPECTED = {
         ),
     ],
     "unknown_field.json": [
-        ("/where/field", f'got "severity", expected one of {FIELDS} (did you mean "severity_level"?)')
+        ("/where/field", f"got \"severity\", expected one of {FIELDS} (did you mean 'severity_level'?)")
     ],
     "unknown_op.json": [
         (
             "/where/op",
             'got "greater", expected one of eq, ne, lt, lte, gt, gte, in, not_in, contains, glob, regex,'
-            ' exists, missing, older_than, within (did you mean "gte"?)',
+            " exists, missing, older_than, within (did you mean 'gt'?)",
         ),
     ],
     "unknown_placeholder.json": [
         (
             "/message",
-            f'unknown placeholder {{vulns}} (did you mean "vul_num"?); expected one of {SORTED_FIELDS}',
+            f"unknown placeholder {{vulns}} (did you mean 'vul_num'?); expected one of {SORTED_FIELDS}",
         )
     ],
     "unknown_property.json": [
         (
             "/severty",
-            'unexpected property "severty" (did you mean "severity"?); expected one of $schema, description,'
-            " examples, examples_now, exempt, fleet, id, labels, message, select, severity, subject, title,"
-            " where",
+            "unexpected property \"severty\" (did you mean 'severity'?); expected one of $schema,"
+            " description, examples, examples_now, exempt, fleet, id, labels, message, select, severity,"
+            " subject, title, where",
         ),
     ],
     "unknown_select.json": [
@@ -161,6 +162,13 @@ def test_malformed_json_names_line_and_column(broken):
 
 
 def test_the_shipped_pack_loads_cleanly():
+    """Whatever the user put in policies/ (subfolders too): it loads without an error."""
+    loaded = load_policies(SHIPPED_PACK)
+    assert loaded.errors == []
+    assert loaded.policies
+
+
+def test_the_fixture_pack_loads_cleanly():
     loaded = load_policies(PACK)
     assert loaded.errors == []
     assert loaded.warnings == []
@@ -270,4 +278,7 @@ def test_schema_and_semantic_errors_are_reported_together(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(doc))
     errors = load_policies(tmp_path).errors
     assert [e.pointer for e in errors] == ["/id", "/where/all/0/value", "/where/all/1/value", "/message"]
-    assert errors[0].message == 'got "Bad Id", expected a string matching ^[a-z0-9][a-z0-9._-]{0,63}$'
+    assert errors[0].message == (
+        "got \"Bad Id\", expected a name of 1 to 64 lowercase letters, digits, '.', '_' or '-',"
+        " starting with a letter or digit"
+    )

@@ -1,15 +1,14 @@
 """Pushdown safety: select must be implied by where, or it is flagged as scope."""
 
-from pathlib import Path
-
 import pytest
 
 from imagewatch.hss.model import Image
 from imagewatch.hss.query import ImageQuery
 from imagewatch.policy import load_policies, policy_from_mapping
 from imagewatch.policy.pushdown import pushdown_warnings, select_admits
+from support.pack import FIXTURE_PACK
 
-PACK = Path(__file__).resolve().parents[2] / "policies"
+PACK = FIXTURE_PACK  # the tests' own; policies/ is the user's
 SEV_HIGH = {"field": "severity_level", "op": "gte", "value": "High"}
 
 
@@ -73,7 +72,7 @@ def test_unimplied_pushdowns_are_flagged(select, where, flagged):
     assert warnings(select, where) == flagged
 
 
-def test_the_shipped_pack_pushes_down_only_what_its_where_implies():
+def test_the_fixture_pack_pushes_down_only_what_its_where_implies():
     for policy in load_policies(PACK).policies:
         assert pushdown_warnings(policy) == [], policy.id
 

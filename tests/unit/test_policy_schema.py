@@ -10,6 +10,7 @@ from imagewatch.hss.query import FILTER_PARAMS
 from imagewatch.policy.operators import OPERATORS, THRESHOLD_OPERATORS
 from imagewatch.policy.schema import policy_schema
 from imagewatch.violation import SEVERITIES
+from support.pack import FIXTURE_PACK
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGED = ROOT / "functions" / "checker" / "imagewatch" / "policy" / "policy.schema.json"
@@ -29,12 +30,12 @@ def test_enums_match_the_code():
     assert list(defs["image"]["properties"]) == list(IMAGE_FIELDS)
 
 
-def test_every_shipped_policy_points_at_the_single_packaged_schema():
+def test_every_fixture_policy_points_at_the_single_packaged_schema():
     assert policy_schema() == json.loads(PACKAGED.read_text())
     schema_files = [
         p for p in ROOT.rglob("policy*.schema.json") if ".venv" not in p.parts and "build" not in p.parts
     ]
     assert schema_files == [PACKAGED]
-    for path in sorted((ROOT / "policies").glob("*.json")):
+    for path in sorted(FIXTURE_PACK.glob("*.json")):
         target = (path.parent / json.loads(path.read_text())["$schema"]).resolve()
         assert target == PACKAGED, path.name

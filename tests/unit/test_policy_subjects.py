@@ -2,7 +2,7 @@
 
 Covers the schema and validate errors, the generated builder for both kinds, the image key and its
 fallbacks, exemptions keyed by the subject, the evaluator's sink and its bounded exemption bookkeeping,
-examples, and the shipped pack's choices.
+examples, and the choices of the tests' own pack (a copy of what shipped; policies/ is the user's).
 """
 
 import io
@@ -18,6 +18,7 @@ from imagewatch.policy.examples import failures
 from imagewatch.policy.labels import image_key
 from imagewatch.policy.schema import policy_schema
 from imagewatch.violation import Violation, fingerprint
+from support.pack import FIXTURE_PACK
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_793_491_200_000  # 2026-11-01T00:00:00Z
@@ -86,8 +87,8 @@ def test_subject_defaults_to_image_and_record_is_kept():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("imgae", 'got "imgae", expected one of image, record (did you mean "image"?)'),
-        ("records", 'got "records", expected one of image, record (did you mean "record"?)'),
+        ("imgae", "got \"imgae\", expected one of image, record (did you mean 'image'?)"),
+        ("records", "got \"records\", expected one of image, record (did you mean 'record'?)"),
         ("host", 'got "host", expected one of image, record'),
         ("fleet", 'got "fleet", expected one of image, record'),
         (1, "got 1, expected one of image, record"),
@@ -109,10 +110,10 @@ def test_validate_prints_the_subject_error_with_file_and_pointer(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(image_rule(subject="imgae")))
     out = io.StringIO()
-    assert validate_cli([str(path)], out) == 1
+    assert validate_cli([str(path)], out) == 2
     lines = out.getvalue().splitlines()
     assert lines == [
-        f'{path} /subject: got "imgae", expected one of image, record (did you mean "image"?)',
+        f"{path} /subject: got \"imgae\", expected one of image, record (did you mean 'image'?)",
         "1 file: 0 valid policies, 1 error, 0 warnings",
     ]
 
@@ -314,14 +315,14 @@ def test_a_wrong_expectation_still_fails_under_image_subjects():
     assert [f.actual for f in failed] == ["violation"]
 
 
-# --- the shipped pack --------------------------------------------------------------------------------
+# --- the pack imagewatch shipped with (the fixture copy) ----------------------------------------------------
 
 
 PER_RECORD_FIELDS = ("host_name", "host_id", "agent_id")
 
 
 def test_the_shipped_pack_says_which_subject_each_rule_judges():
-    loaded = load_policies(ROOT / "policies")
+    loaded = load_policies(FIXTURE_PACK)
     assert loaded.errors == []
     subjects = {p.id: p.subject for p in loaded.policies}
     assert subjects == {
@@ -334,7 +335,7 @@ def test_the_shipped_pack_says_which_subject_each_rule_judges():
         "scan-freshness": "image",
         "unsafe-settings": "image",
     }
-    for path in sorted((ROOT / "policies").glob("*.json")):
+    for path in sorted(FIXTURE_PACK.glob("*.json")):
         doc = json.loads(path.read_text())
         if "fleet" in doc:
             assert "subject" not in doc, path.name
@@ -344,14 +345,14 @@ def test_the_shipped_pack_says_which_subject_each_rule_judges():
 
 
 def test_shipped_image_rules_do_not_put_one_hosts_value_in_an_images_message():
-    for policy in load_policies(ROOT / "policies").policies:
+    for policy in load_policies(FIXTURE_PACK).policies:
         if policy.subject == "image":
             assert not set(policy.message.fields) & set(PER_RECORD_FIELDS), policy.id
     assert all(name in IMAGE_FIELDS for name in PER_RECORD_FIELDS)
 
 
 def test_shipped_scan_failed_is_one_violation_per_host():
-    policy = next(p for p in load_policies(ROOT / "policies").policies if p.id == "scan-failed")
+    policy = next(p for p in load_policies(FIXTURE_PACK).policies if p.id == "scan-failed")
     failed = {"scan_status": "failed", "scan_failed_desc": "failed_to_match_agent"}
     a = build(policy, record("node-8", **failed))
     b = build(policy, record("node-9", **failed))

@@ -21,13 +21,13 @@ def test_pieces_and_fields():
         ("{vul_num:>5}", "placeholder {vul_num} has a conversion or format spec; use plain {vul_num}"),
         (
             "{image_name.upper}",
-            'unknown placeholder {image_name.upper} (did you mean "image_name"?);'
+            "unknown placeholder {image_name.upper} (did you mean 'image_name'?);"
             " expected one of image_name, vul_num",
         ),
         ("{}", "unknown placeholder {}; expected one of image_name, vul_num"),
         (
             "{vul_nun}",
-            'unknown placeholder {vul_nun} (did you mean "vul_num"?); expected one of image_name, vul_num',
+            "unknown placeholder {vul_nun} (did you mean 'vul_num'?); expected one of image_name, vul_num",
         ),
         ("{image_name", "expected '}' before end of string; write literal braces as {{ and }}"),
     ],

@@ -24,12 +24,13 @@ from imagewatch.hss.model import Image
 from imagewatch.policy import Evaluator, load_policies, policy_from_mapping
 from imagewatch.policy.errors import BadValue
 from imagewatch.policy.patterns import MAX_PATTERN, MAX_SUBJECT, compile_glob, compile_regex
+from support.pack import FIXTURE_PACK
 
 NOW = 1_793_491_200_000
 TEN_KB = 10_000
 WATCHDOG_S = 30  # far above what RE2 needs for everything here; only a hang reaches it
 CHECKER = Path(__file__).resolve().parents[2] / "functions" / "checker"
-PACK = Path(__file__).resolve().parents[2] / "policies"
+PACK = FIXTURE_PACK  # the tests' own (no regex); policies/ is the user's
 
 
 class StillMatching(AssertionError):
@@ -201,7 +202,7 @@ def test_a_lone_surrogate_in_a_value_is_matched_not_raised() -> None:
 
 
 def test_re2_loads_only_when_a_policy_uses_a_regex() -> None:
-    """Row 6, cold start: the shipped pack (no regex) never imports RE2; a regex policy does."""
+    """Row 6, cold start: a pack without a regex (the fixture pack) never imports RE2; a regex policy does."""
     probe = f"""
 import sys
 sys.path.insert(0, {str(CHECKER)!r})

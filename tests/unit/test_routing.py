@@ -74,15 +74,19 @@ def test_every_problem_is_reported_with_its_pointer_and_no_secret(tmp_path: Path
 @pytest.mark.parametrize(
     ("document", "fragment"),
     [
-        ({}, "'channels' is a required property"),
-        ({"channels": []}, "/channels: [] should be non-empty"),
-        ({"channels": [{"name": "x"}]}, "/channels/0: 'url' is a required property"),
+        ({}, '/: missing required property "channels"'),
+        ({"channels": []}, "/channels: got [], expected a list of at least 1 item(s)"),
+        ({"channels": [{"name": "x"}]}, '/channels/0: missing required property "url"'),
         (
-            {"channels": [{"name": "x", "url": "u", "platform": "icq"}]},
-            "/channels/0/platform: 'icq' is not one of",
+            {"channels": [{"name": "x", "url": "u", "platform": "slak"}]},
+            '/channels/0/platform: got "slak", expected one of slack, teams, feishu, lark, dingtalk, wecom,'
+            " discord, googlechat, generic (did you mean 'slack'?)",
         ),
         ({"channels": [{"name": "x", "url": "u", "min_severity": "urgent"}]}, "/channels/0/min_severity"),
-        ({"channels": [{"name": "x", "url": "u", "colour": "red"}]}, "Additional properties are not allowed"),
+        (
+            {"channels": [{"name": "x", "url": "u", "colour": "red"}]},
+            '/channels/0/colour: unexpected property "colour"; expected one of labels, mentions,',
+        ),
     ],
 )
 def test_schema_errors(tmp_path: Path, document: object, fragment: str) -> None:
@@ -115,7 +119,9 @@ def test_channels_json_setting_wins_and_is_checked_the_same_way() -> None:
         None, "https://hooks.slack.com/services/T/B/X", None, None, {**ENV, "CHANNELS_JSON": document}
     )
     assert channel.name == "ops" and channel.platform is generic
-    with pytest.raises(ChannelsFileError, match=r"^CHANNELS_JSON: /channels/0: 'url' is a required property"):
+    with pytest.raises(
+        ChannelsFileError, match=r'^CHANNELS_JSON: /channels/0: missing required property "url"'
+    ):
         channels_for(None, None, None, None, {"CHANNELS_JSON": json.dumps({"channels": [{"name": "x"}]})})
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
@@ -109,8 +109,17 @@ def _validator(source: str) -> Draft202012Validator:
     return Draft202012Validator(SCHEMAS[source])
 
 
+MAX_PROBLEMS_SHOWN = 10  # in the exception's text; ``problems`` holds them all
+
+
 class EventError(ValueError):
-    """The event cannot start a run; says where and why."""
+    """The event cannot start a run; says where and why. ``problems``: every one, as ``/pointer: …``."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:MAX_PROBLEMS_SHOWN])
+        more = len(self.problems) - MAX_PROBLEMS_SHOWN
+        super().__init__(shown + (f"; and {more} more" if more > 0 else ""))
 
 
 def _clip(text: str, limit: int = 300) -> str:
@@ -136,10 +145,6 @@ def _nests_deeper_than(value: object, limit: int) -> bool:
     return any(isinstance(node, Mapping | list | tuple) for node in level)
 
 
-def _pointer(path: Any) -> str:
-    return "/" + "/".join(str(part) for part in path) if path else "(event)"
-
-
 _ACTION_KEYS = {
     "check": {"dry_run", "policies", "target"},
     "test-notification": {"target"},
@@ -147,37 +152,96 @@ _ACTION_KEYS = {
 }
 
 
-def _manual_action_problems(event: Mapping[str, Any]) -> list[str]:
+# Said after "missing required property X" in an event, by X.
+_REQUIRED_HINTS = {
+    "scheduled_time": ' (an ISO timestamp such as "2026-11-26T08:00:00Z"; EventBridge Scheduler fills'
+    " it in with <aws.scheduler.scheduled-time>)",
+    "time": ' (an ISO timestamp such as "2026-11-26T08:00:00Z")',
+    "detail-type": ' ("Scheduled Event")',
+    "action": " (check, test-notification or resend)",
+    "name": ' (the target\'s name, such as "prod-cn4")',
+}
+# Values never quoted in a message: where credentials go, and which secret holds them.
+_SECRET_FIELDS = frozenset({"endpoint", "settings_secret"})
+
+
+def _manual_action_problems(event: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Which keys each manual action takes (JSON Schema's if/then would say it less clearly)."""
-    action = event["action"]
+    action = event.get("action")
+    if action not in _ACTION_KEYS:
+        return []  # the schema says what the actions are
     takes = ", ".join(sorted(_ACTION_KEYS[action])) or "nothing"
     problems = [
-        f"/{key}: not used by action {action!r} (it takes: {takes})"
+        (f"/{key}", f"not used by action {action!r} (it takes: {takes})")
         for key in sorted(set(event) - {"source", "action"} - _ACTION_KEYS[action])
+        if key in _ALL_MANUAL_KEYS  # an unknown key is the schema's "unexpected property"
     ]
     if action == "resend" and "channel" not in event:
-        problems.append("/channel: required by action 'resend' (the channel to send everything open to)")
+        problems.append(("/channel", "required by action 'resend' (the channel to send everything open to)"))
+    return problems
+
+
+_ALL_MANUAL_KEYS = set().union(*_ACTION_KEYS.values())
+
+
+def _source_problem(event: Mapping[str, Any]) -> str | None:
+    """Why the event's ``source`` names no kind of event, with a hint; None when it does."""
+    source = event.get("source")
+    if isinstance(source, str) and source in SCHEMAS:
+        return None
+    from imagewatch.policy.errors import got, show
+    from imagewatch.suggest import did_you_mean
+
+    choices = sorted(SCHEMAS)
+    if source is None:
+        near = next((key for key in event if isinstance(key, str) and did_you_mean(key, ["source"])), None)
+        hint = f" (there is {show(near)}: did you mean 'source'?)" if near else ""
+        return f'/source: missing required property "source", expected one of {", ".join(choices)}{hint}'
+    return _clip(f"/source: {got(source, 'one of ' + ', '.join(choices) + did_you_mean(source, choices))}")
+
+
+def event_problems(event: object) -> list[str]:
+    """Every problem in ``event`` at once, each as ``/pointer: message`` (``/`` for the whole event);
+    empty when the event can start a run. Values that may hold credentials are never quoted."""
+    if not isinstance(event, Mapping):
+        return [f"event: got {type(event).__name__}, expected a JSON object"]
+    if _nests_deeper_than(event, MAX_DEPTH):
+        return [f"event: nested too deeply to be an imagewatch event (more than {MAX_DEPTH} levels)"]
+    wrong_source = _source_problem(event)
+    if wrong_source:
+        return [wrong_source]  # which schema applies is unknown: nothing more can be said reliably
+    source = event["source"]
+    errors = list(_validator(source).iter_errors(dict(event)))
+    found: list[tuple[str, str]] = []
+    if errors:
+        from imagewatch.schema_errors import Translator  # only a broken event needs it
+
+        found = Translator(hints=_REQUIRED_HINTS, secret=_SECRET_FIELDS).problems(errors)
+    if source == "manual":
+        found += _manual_action_problems(event)
+    if isinstance(event.get("target"), Mapping):
+        found += _target_problems(event["target"])
+    if not found:
+        return []
+    from imagewatch.schema_errors import pointer_order
+
+    seen: set[str] = set()
+    problems = []
+    for pointer, message in sorted(found, key=lambda problem: pointer_order(problem[0])):
+        # one problem per place: the schema's comes first and says it best
+        if pointer not in seen:
+            seen.add(pointer)
+            problems.append(_clip(f"{pointer or '/'}: {message}"))
     return problems
 
 
 def parse_event(event: object) -> RunRequest:
-    if not isinstance(event, Mapping):
-        raise EventError(f"event: got {type(event).__name__}, expected a JSON object")
-    if _nests_deeper_than(event, MAX_DEPTH):
-        raise EventError(f"event: nested too deeply to be an imagewatch event (more than {MAX_DEPTH} levels)")
-    source = event.get("source")
-    if not isinstance(source, str) or source not in SCHEMAS:
-        raise EventError(_clip(f"/source: got {source!r}, expected one of {', '.join(sorted(SCHEMAS))}"))
-    validator = _validator(source)
-    found = sorted(validator.iter_errors(dict(event)), key=lambda e: list(e.absolute_path))
-    # jsonschema quotes the offending value: keep each message short, whatever the event holds
-    problems = [_clip(f"{_pointer(p.absolute_path)}: {p.message}") for p in found]
-    if source == "manual" and not problems:
-        problems = _manual_action_problems(event)
-    if not problems and isinstance(event.get("target"), Mapping):
-        problems = _target_problems(event["target"])
+    """The run ``event`` asks for; ``EventError`` lists every problem when it cannot start one."""
+    problems = event_problems(event)
     if problems:
-        raise EventError("; ".join(problems[:10]))
+        raise EventError(*problems)
+    event = cast(Mapping[str, Any], event)  # event_problems found it to be one
+    source = event["source"]
     if source == "schedule":
         return RunRequest(
             "schedule",
@@ -205,10 +269,10 @@ _ENDPOINT_EXPECTED = (
 )
 
 
-def _target_problems(target: Mapping[str, Any]) -> list[str]:
+def _target_problems(target: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What the schema cannot say: its patterns are searched, so ``$`` lets a trailing newline through
     into a host name, an API path or a ledger key; an endpoint is checked without quoting it."""
-    problems = []
+    problems: list[tuple[str, str]] = []
     for key, rule in _TARGET["properties"].items():
         value = target.get(key)
         if (
@@ -216,14 +280,21 @@ def _target_problems(target: Mapping[str, Any]) -> list[str]:
             and "pattern" in rule
             and not re.fullmatch(rule["pattern"].strip("^$"), value)
         ):
-            problems.append(_clip(f"/target/{key}: got {value!r}, expected {rule['pattern']}"))
+            from imagewatch.schema_errors import pattern_text, shown
+
+            expected = pattern_text(rule["pattern"])
+            problems.append(
+                (f"/target/{key}", f"got {shown(value, key in _SECRET_FIELDS)}, expected {expected}")
+            )
     region = target.get("region")
     if isinstance(region, str) and not problems:
         try:
             check_region(region)
         except ValueError:
+            from imagewatch.schema_errors import shown
+
             problems.append(
-                _clip(f"/target/region: got {region!r}, expected a region id such as 'cn-north-4'")
+                ("/target/region", f'got {shown(region)}, expected a region id such as "cn-north-4"')
             )
     endpoint = target.get("endpoint")
     if isinstance(endpoint, str):
@@ -231,8 +302,8 @@ def _target_problems(target: Mapping[str, Any]) -> list[str]:
         if problem is None and urlsplit(endpoint).scheme not in ("https", "http"):
             problem = "an https:// URL"
         if problem:
-            shown = _clip(repr(without_userinfo(endpoint)), 200)
-            problems.append(f"/target/endpoint: got {shown}, expected {problem}")
+            shown_url = _clip(repr(without_userinfo(endpoint)), 200)
+            problems.append(("/target/endpoint", f"got {shown_url}, expected {problem}"))
     return problems
 
 
@@ -241,7 +312,7 @@ def check_target(target: Mapping[str, Any], env: Mapping[str, str]) -> None:
     ``env`` is the operator's settings (environment and settings secret) before the target applies."""
     problems = _target_problems(target)
     if problems:
-        raise EventError("; ".join(problems))
+        raise EventError(*(_clip(f"{pointer}: {message}") for pointer, message in problems))
     endpoint = target.get("endpoint")
     if endpoint:
         check_target_endpoint(endpoint, env)

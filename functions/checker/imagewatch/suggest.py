@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
-def did_you_mean(value: object, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or ``""``. ``difflib`` is imported only here,
-    when something is already wrong."""
+def did_you_mean(value: object, choices: Iterable[str], synonyms: Mapping[str, str] | None = None) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or ``""``. ``synonyms`` maps words people
+    write to the choice they mean (``greater_than`` → ``gt``), so meaning beats spelling. ``difflib``
+    is imported only here, when something is already wrong."""
     import difflib
 
     if not isinstance(value, str) or not value:
         return ""
     options = sorted(set(choices))
+    meant = (synonyms or {}).get(value.strip().lower())
+    if meant in options:
+        return f" (did you mean {meant!r}?)"
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in options}

@@ -46,10 +46,6 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _pointer(parts: Any) -> str:
-    return "/" + "/".join(str(p) for p in parts)
-
-
 # What ``${NAME}`` may name: settings that exist for channels. An allowlist, so that nothing else in
 # the function's environment (AWS_SESSION_TOKEN, HSS_SK, …) can be sent to a webhook.
 REFERENCE_PREFIXES = ("WEBHOOK_", "CHANNEL_", "IMAGEWATCH_")
@@ -72,17 +68,17 @@ def reference_problem(name: str) -> str | None:
     return f"${{{name}}} is not a channel setting (expected {_ALLOWED})"
 
 
-def _resolve(value: str, pointer: str, env: Mapping[str, str], problems: list[str]) -> str:
+def _resolve(value: str, pointer: str, env: Mapping[str, str], problems: list[tuple[str, str]]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         refused = reference_problem(name)
         if refused and (env.get(name) or name.startswith(RESERVED_PREFIXES) or name in RESERVED_NAMES):
-            problems.append(f"{pointer}: {refused}")
+            problems.append((pointer, refused))
             return ""
         if not env.get(name):
             also = f"; {name} is not a channel setting either: use {_ALLOWED}" if refused else ""
             problems.append(
-                f"{pointer}: ${{{name}}} is not set (expected a setting or secret key named {name}){also}"
+                (pointer, f"${{{name}}} is not set (expected a setting or secret key named {name}){also}")
             )
             return ""
         return env[name]
@@ -90,7 +86,7 @@ def _resolve(value: str, pointer: str, env: Mapping[str, str], problems: list[st
     return _REFERENCE.sub(substitute, value)
 
 
-def _repeat_ms(value: object, pointer: str, problems: list[str]) -> int | None:
+def _repeat_ms(value: object, pointer: str, problems: list[tuple[str, str]]) -> int | None:
     if value is None:
         return None
     from imagewatch.policy.durations import parse_duration
@@ -99,7 +95,7 @@ def _repeat_ms(value: object, pointer: str, problems: list[str]) -> int | None:
     try:
         return parse_duration(value)
     except BadValue as exc:
-        problems.append(f"{pointer}: {exc.message}")
+        problems.append((pointer, exc.message))
         return None
 
 
@@ -118,51 +114,107 @@ def load_channels(path: Path | str, env: Mapping[str, str]) -> list[Channel]:
 
 def parse_channels(text: str, origin: Path | str, env: Mapping[str, str]) -> list[Channel]:
     """A channels document given as text (``CHANNELS_JSON``, or a file's content); ``origin`` names it."""
-    path = origin
     try:
         document = json.loads(text)
     except ValueError as exc:
-        raise ChannelsFileError(path, [f"not JSON ({exc})"]) from None
-    problems = [
-        f"{_pointer(error.absolute_path)}: {error.message}"
-        for error in sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    ]
-    if problems:
-        raise ChannelsFileError(path, problems)
+        raise ChannelsFileError(origin, [f"not JSON ({exc})"]) from None
+    return channels_from_document(document, origin, env)
+
+
+# Said after "missing required property X", by X.
+_REQUIRED_HINTS = {
+    "channels": ' (a list of channels, each {"name": …, "url": "${SOME_WEBHOOK_URL}"})',
+    "name": ' (a stable name such as "oncall": the ledger remembers per channel what it was told)',
+    "url": ' (normally a reference such as "${ONCALL_WEBHOOK_URL}", so the URL stays out of the file)',
+}
+# Values never quoted in a message: they are, or may hold, webhook URLs and signing secrets.
+_SECRET_FIELDS = frozenset({"url", "secret"})
+
+
+def channels_from_document(document: object, origin: Path | str, env: Mapping[str, str]) -> list[Channel]:
+    """The channels of a parsed channels document; ``ChannelsFileError`` lists every problem at once:
+    the schema's (in our words) and what a schema cannot say (references, URLs, platforms, duplicate
+    names, durations), one per place."""
+    errors = list(_validator().iter_errors(document))
+    found: list[tuple[str, str]] = []
+    if errors:
+        from imagewatch.schema_errors import Translator  # only a broken file needs it
+
+        found = Translator(hints=_REQUIRED_HINTS, secret=_SECRET_FIELDS).problems(errors)
+    flagged = {pointer for pointer, _ in found}
+    items = document.get("channels") if isinstance(document, dict) else None
     channels: list[Channel] = []
     names: set[str] = set()
-    for index, item in enumerate(document["channels"]):
-        at = f"/channels/{index}"
-        if item["name"] in names:
-            problems.append(f"{at}/name: {item['name']!r} is used by another channel; names must be unique")
-        names.add(item["name"])
-        url = _resolve(item["url"], f"{at}/url", env, problems)
-        secret = _resolve(item["secret"], f"{at}/secret", env, problems) if "secret" in item else None
-        if url:
-            try:
-                check_webhook_url(f"{at}/url", url, env)
-            except SettingsError as exc:
-                problems.append(f"{at}/url: expected {exc.expected}")  # never the URL: it is a secret
-                continue
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict):
+            channel = _channel(item, f"/channels/{index}", env, names, flagged, found)
+            if channel is not None:
+                channels.append(channel)
+    if found:
+        from imagewatch.schema_errors import as_lines, pointer_order
+
+        found.sort(key=lambda problem: pointer_order(problem[0]))
+        raise ChannelsFileError(origin, as_lines(found))
+    return channels
+
+
+def _channel(
+    item: dict[str, Any],
+    at: str,
+    env: Mapping[str, str],
+    names: set[str],
+    flagged: set[str],
+    found: list[tuple[str, str]],
+) -> Channel | None:
+    """One channel, checked beyond the schema; None when it has any problem (each goes to ``found``
+    unless the schema already spoke about that place)."""
+    mine: list[tuple[str, str]] = []
+
+    def wrong(pointer: str) -> bool:
+        return pointer in flagged
+
+    name = item.get("name")
+    if isinstance(name, str) and not wrong(f"{at}/name"):
+        if name in names:
+            mine.append((f"{at}/name", f"{name!r} is used by another channel; names must be unique"))
+        names.add(name)
+    url = secret = None
+    if isinstance(item.get("url"), str) and not wrong(f"{at}/url"):
+        url = _resolve(item["url"], f"{at}/url", env, mine)
+    if isinstance(item.get("secret"), str) and not wrong(f"{at}/secret"):
+        secret = _resolve(item["secret"], f"{at}/secret", env, mine)
+    if url:
+        try:
+            check_webhook_url(f"{at}/url", url, env)
+        except SettingsError as exc:
+            mine.append((f"{at}/url", f"expected {exc.expected}"))  # never the URL: it is a secret
+            url = None
+    platform = None
+    if url and not wrong(f"{at}/platform"):
         try:
             platform = platform_for(url, item.get("platform"))
         except ValueError as exc:
-            problems.append(f"{at}/platform: {exc}")
-            continue
-        default_repeat = item.get("repeat_interval", "24h")
-        rule = ChannelRule(
-            name=item["name"],
-            send_resolved=item.get("send_resolved", True),
-            repeat_interval_ms=_repeat_ms(default_repeat, f"{at}/repeat_interval", problems),
-            min_severity=item.get("min_severity", "info"),
-            policies=tuple(item.get("policies", ())),
-            labels=tuple(sorted(item.get("labels", {}).items())),
-        )
-        mentions = tuple(_resolve(m, f"{at}/mentions", env, problems) for m in item.get("mentions", ()))
-        channels.append(Channel(item["name"], platform, url, rule, secret, mentions))
-    if problems:
-        raise ChannelsFileError(path, problems)
-    return channels
+            mine.append((f"{at}/platform", str(exc)))
+    repeat = None
+    if not wrong(f"{at}/repeat_interval"):
+        repeat = _repeat_ms(item.get("repeat_interval", "24h"), f"{at}/repeat_interval", mine)
+    raw_mentions = item.get("mentions", ())
+    mentions: tuple[str, ...] = ()
+    if isinstance(raw_mentions, list) and not wrong(f"{at}/mentions"):
+        mentions = tuple(_resolve(m, f"{at}/mentions", env, mine) for m in raw_mentions if isinstance(m, str))
+    found += mine
+    schema_clean = not any(p == at or p.startswith(at + "/") for p in flagged)
+    if mine or not schema_clean or url is None or platform is None:
+        return None
+    rule = ChannelRule(
+        name=item["name"],
+        send_resolved=item.get("send_resolved", True),
+        repeat_interval_ms=repeat,
+        min_severity=item.get("min_severity", "info"),
+        policies=tuple(item.get("policies", ())),
+        labels=tuple(sorted(item.get("labels", {}).items())),
+    )
+    return Channel(item["name"], platform, url, rule, secret, mentions)
 
 
 def channels_for(

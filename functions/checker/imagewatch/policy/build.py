@@ -14,7 +14,7 @@ from imagewatch.hss.errors import InvalidQueryError
 from imagewatch.hss.model import IMAGE_FIELDS
 from imagewatch.hss.query import FILTER_PARAMS, ImageQuery
 from imagewatch.policy.compile import compile_condition
-from imagewatch.policy.conditions import ConditionReader, Problems, suggest
+from imagewatch.policy.conditions import ConditionReader, Problems
 from imagewatch.policy.errors import BadValue, child, got, show
 from imagewatch.policy.example_cases import DEFAULT_EXAMPLES_NOW, read_examples, read_now
 from imagewatch.policy.exemptions import read_exemptions
@@ -36,7 +36,9 @@ def read_select(raw: object, problems: Problems) -> ImageQuery | None:
     good: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in FILTER_PARAMS:
-            hint = suggest(name, list(FILTER_PARAMS))
+            from imagewatch.suggest import did_you_mean  # only a broken policy needs it
+
+            hint = did_you_mean(name, FILTER_PARAMS)
             known = ", ".join(FILTER_PARAMS)
             problems.append(
                 (child("/select", name), f"unknown parameter {show(name)}{hint}; expected one of {known}")
@@ -77,7 +79,9 @@ def read_subject(doc: dict[str, Any], is_fleet: bool, problems: Problems) -> Sub
         return "fleet"
     raw = doc.get("subject", "image")
     if raw not in SUBJECTS:
-        hint = suggest(raw, list(SUBJECTS)) if isinstance(raw, str) else ""
+        from imagewatch.suggest import did_you_mean  # only a broken policy needs it
+
+        hint = did_you_mean(raw, SUBJECTS)
         problems.append(("/subject", got(raw, "one of " + ", ".join(SUBJECTS) + hint)))
         return None
     return raw  # type: ignore[no-any-return]

@@ -12,7 +12,15 @@ from msgspec import Struct
 
 from imagewatch.hss.model import IMAGE_FIELDS
 from imagewatch.policy.errors import BadValue, child, got, show
-from imagewatch.policy.operators import KIND_TEXT, OPERATORS, Kind, Operator, field_kind, operators_for
+from imagewatch.policy.operators import (
+    KIND_TEXT,
+    OPERATOR_SYNONYMS,
+    OPERATORS,
+    Kind,
+    Operator,
+    field_kind,
+    operators_for,
+)
 
 MAX_DEPTH = 10  # all/any/not levels, counting the leaf
 MAX_LEAVES = 200  # leaves per policy, all its conditions together
@@ -49,14 +57,6 @@ class Not(Struct, frozen=True):
 Node = Leaf | AllOf | AnyOf | Not
 
 
-def suggest(word: str, choices: list[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close choice exists, else nothing."""
-    import difflib  # only a broken policy needs it; a run's cold start does not
-
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {show(close[0])}?)" if close else ""
-
-
 def leaves(node: Node) -> list[Leaf]:
     """Every leaf under ``node``, left to right."""
     if isinstance(node, Leaf):
@@ -64,6 +64,23 @@ def leaves(node: Node) -> list[Leaf]:
     if isinstance(node, Not):
         return leaves(node.child)
     return [leaf for sub in node.children for leaf in leaves(sub)]
+
+
+def condition_text(node: Node, limit: int = 160) -> str:
+    """A condition in one line for people: ``image_name eq "x" and image_version glob "4.2.*"``."""
+
+    def text(node: Node, nested: bool) -> str:
+        if isinstance(node, Leaf):
+            return node.field + f" {node.op.name}" + ("" if node.op.read is None else f" {show(node.value)}")
+        if isinstance(node, Not):
+            return f"not ({text(node.child, False)})"
+        joined = (" and " if isinstance(node, AllOf) else " or ").join(
+            text(sub, True) for sub in node.children
+        )
+        return f"({joined})" if nested and len(node.children) > 1 else joined
+
+    line = text(node, False)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def fields_read(node: Node) -> tuple[str, ...]:
@@ -116,20 +133,16 @@ class ConditionReader:
             return None  # the schema names what is missing
         kind = field_kind(name)
         op = OPERATORS.get(op_name)
-        if kind is None:
-            self.problems.append(
-                (
-                    child(pointer, "field"),
-                    got(name, "an ImageLocalInfo field" + suggest(name, list(IMAGE_FIELDS))),
-                )
-            )
-        if op is None:
-            self.problems.append(
-                (
-                    child(pointer, "op"),
-                    got(op_name, "an operator: " + ", ".join(OPERATORS) + suggest(op_name, list(OPERATORS))),
-                )
-            )
+        if kind is None or op is None:
+            from imagewatch.suggest import did_you_mean  # only a broken policy needs it
+
+            if kind is None:
+                hint = did_you_mean(name, IMAGE_FIELDS)
+                self.problems.append((child(pointer, "field"), got(name, "an ImageLocalInfo field" + hint)))
+            if op is None:
+                hint = did_you_mean(op_name, OPERATORS, OPERATOR_SYNONYMS)
+                expected = "an operator: " + ", ".join(OPERATORS) + hint
+                self.problems.append((child(pointer, "op"), got(op_name, expected)))
         if kind is None or op is None:
             return None
         if kind not in op.kinds:

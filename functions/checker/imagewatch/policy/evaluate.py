@@ -57,6 +57,7 @@ class ExemptionReport(Struct, frozen=True):
     exemption: Exemption
     subjects: tuple[str, ...]
     records: int = 0
+    labels: tuple[str, ...] = ()  # each subject's label (``nginx:1.25``), in the order of ``subjects``
 
 
 class EvaluationResult(Struct):
@@ -102,14 +103,14 @@ class _Tally:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.records = 0
-        self.subjects: dict[str, None] = {}  # an ordered set: first seen first
+        self.subjects: dict[str, str] = {}  # subject → its label, first seen first
 
-    def add(self, subject: str) -> bool:
+    def add(self, subject: str, label: str = "") -> bool:
         """Count one record; True when its subject is new and kept."""
         self.records += 1
         if len(self.subjects) >= self.cap or subject in self.subjects:
             return False
-        self.subjects[subject] = None
+        self.subjects[subject] = label
         return True
 
 
@@ -186,11 +187,11 @@ class Evaluator:
                     if let_pass.add(subject):
                         exempted.append(Exempted(policy.id, subject, label_of(image), exemption))
                     if covered is not None:
-                        covered.add(subject)
+                        covered.add(subject, label_of(image))
                     return
             for applies, covered in expired:
                 if applies(image):
-                    covered.add(subject_of(image))
+                    covered.add(subject_of(image), label_of(image))
             emit(build(image))
 
         return on_match
@@ -220,7 +221,9 @@ class Evaluator:
             tally = self._covered.get(_key(exemption))
             if tally is None:
                 return ExemptionReport(exemption, ())
-            return ExemptionReport(exemption, tuple(tally.subjects), tally.records)
+            return ExemptionReport(
+                exemption, tuple(tally.subjects), tally.records, tuple(tally.subjects.values())
+            )
 
         return EvaluationResult(
             now_ms=self.now_ms,

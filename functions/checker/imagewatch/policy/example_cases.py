@@ -15,7 +15,7 @@ from msgspec import Struct
 
 from imagewatch.hss.errors import RecordError
 from imagewatch.hss.model import IMAGE_FIELDS, Image, parse_image
-from imagewatch.policy.conditions import Problems, suggest
+from imagewatch.policy.conditions import Problems
 from imagewatch.policy.errors import BadValue, child, got, show
 from imagewatch.policy.instants import parse_instant
 
@@ -38,16 +38,38 @@ class Example(Struct, frozen=True):
         return f"example {self.index}" + (f" ({show(self.note)})" if self.note else "")
 
 
+def _instants(record: dict[str, object], pointer: str, problems: Problems) -> dict[str, object] | None:
+    """``record`` with its timestamp fields in epoch ms: an example may write them as conditions do
+    (``"2026-01-01"``, ``"2026-01-01T08:00:00Z"``), by the one parser of instants (``instants.py``)."""
+    converted = dict(record)
+    ok = True
+    for name, value in record.items():
+        if IMAGE_FIELDS.get(name) == "timestamp" and isinstance(value, str):
+            try:
+                converted[name] = parse_instant(value)
+            except BadValue as error:
+                problems.append((child(pointer, name), error.message))
+                ok = False
+    return converted if ok else None
+
+
 def _image(record: object, pointer: str, problems: Problems) -> Image | None:
     if not isinstance(record, dict):
         return None
     unknown = [name for name in record if name not in IMAGE_FIELDS]
-    for name in unknown:
-        problems.append(
-            (child(pointer, name), "not an ImageLocalInfo field" + suggest(name, list(IMAGE_FIELDS)))
-        )
+    if unknown:
+        from imagewatch.suggest import did_you_mean  # only a broken example needs it
+
+        for name in unknown:
+            hint = did_you_mean(name, IMAGE_FIELDS)
+            problems.append((child(pointer, name), "not an ImageLocalInfo field" + hint))
+    known = _instants(
+        {name: value for name, value in record.items() if name in IMAGE_FIELDS}, pointer, problems
+    )
+    if known is None:
+        return None
     try:
-        image = parse_image(record)
+        image = parse_image(known)
     except RecordError as error:
         problems.append((child(pointer, error.field), got(error.value, error.expected)))
         return None
@@ -71,8 +93,16 @@ def read_examples(raw: object, *, fleet: bool, default_now: int, problems: Probl
         pointer = child("/examples", index)
         if not isinstance(item, dict):
             continue
+        # Everything is read before anything is judged, so one pass reports every problem.
         now = read_now(item["now"], child(pointer, "now"), problems) if "now" in item else default_now
         expect, note = item.get("expect"), item.get("note")
+        if fleet:
+            records = item.get("images")
+            records = records if isinstance(records, list) else []
+            base = child(pointer, "images")
+            images = [_image(record, child(base, n), problems) for n, record in enumerate(records)]
+        else:
+            images = [_image(item.get("image"), child(pointer, "image"), problems)]
         if expect not in VERDICTS or (fleet and expect == "exempt"):
             if isinstance(expect, str):
                 allowed = (
@@ -82,13 +112,6 @@ def read_examples(raw: object, *, fleet: bool, default_now: int, problems: Probl
                 )
                 problems.append((child(pointer, "expect"), got(expect, allowed)))
             continue
-        if fleet:
-            records = item.get("images")
-            records = records if isinstance(records, list) else []
-            base = child(pointer, "images")
-            images = [_image(record, child(base, n), problems) for n, record in enumerate(records)]
-        else:
-            images = [_image(item.get("image"), child(pointer, "image"), problems)]
         if (
             now is None
             or any(image is None for image in images)

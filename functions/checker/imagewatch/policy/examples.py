@@ -114,7 +114,8 @@ def failures(policies: Sequence[Policy]) -> tuple[int, list[ExampleFailure]]:
 
 
 def run_examples_cli(paths: list[str], out: TextIO) -> int:
-    """``imagewatch test [PATH…]``: run every example; 0 when all pass and every policy loads."""
+    """``imagewatch test [PATH…]``: run every example; 0 when all pass and every policy loads, 1 when an
+    example fails, 2 when a policy does not load (a configuration error, as for ``validate``)."""
     loaded = load_policies(paths or ["policies"])
     for error in loaded.errors:
         print(error, file=out)
@@ -123,4 +124,6 @@ def run_examples_cli(paths: list[str], out: TextIO) -> int:
         print(failure, file=out)
     broken = f", {count(len(loaded.errors), 'load error')}" if loaded.errors else ""
     print(f"{count(total, 'example')}, {len(failed)} failed{broken}", file=out)
-    return 1 if failed or loaded.errors else 0
+    from imagewatch.commands.exit_codes import ExitCode
+
+    return int(ExitCode.CONFIG) if loaded.errors else 1 if failed else 0

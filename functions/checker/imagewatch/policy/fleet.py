@@ -21,11 +21,28 @@ from imagewatch.policy.compile import CompiledCondition, Predicate, compile_cond
 from imagewatch.policy.conditions import ConditionReader, Problems
 from imagewatch.policy.errors import child, got
 from imagewatch.policy.labels import image_label
-from imagewatch.policy.operators import OPERATORS, THRESHOLD_OPERATORS, Operator
+from imagewatch.policy.operators import OPERATOR_SYNONYMS, OPERATORS, THRESHOLD_OPERATORS, Operator
 
 Measure = Literal["count", "ratio"]
 FLEET_PLACEHOLDERS = ("count", "total", "ratio", "percent", "threshold")
 EXAMPLES_CAP = 5
+# a requirement in words: "must be at most 5%"
+OP_WORDS = {
+    "eq": "exactly",
+    "ne": "other than",
+    "lt": "under",
+    "lte": "at most",
+    "gt": "over",
+    "gte": "at least",
+}
+
+
+def threshold_text(measure: Measure, threshold: int | float) -> str:
+    """A threshold as people read it: a ratio's as a percentage (``0.01`` → ``1%``, ``0.075`` →
+    ``7.5%``), a count's as the number. The policy file says ``0.01``; nobody else should have to."""
+    if measure == "ratio":
+        return f"{round(threshold * 100, 6):g}%"
+    return str(threshold)
 
 
 class FleetRule(Struct, frozen=True):
@@ -37,8 +54,8 @@ class FleetRule(Struct, frozen=True):
 
     @property
     def requirement(self) -> str:
-        """E.g. ``ratio lte 0.05``: what must hold for the fleet to pass."""
-        return f"{self.measure} {self.op.name} {self.threshold}"
+        """E.g. ``ratio lte 5%``: what must hold for the fleet to pass."""
+        return f"{self.measure} {self.op.name} {threshold_text(self.measure, self.threshold)}"
 
 
 class FleetFigure(Struct, frozen=True):
@@ -55,18 +72,28 @@ class FleetFigure(Struct, frozen=True):
 
     @property
     def requirement(self) -> str:
-        return f"{self.measure} {self.op} {self.threshold}"
+        return f"{self.measure} {self.op} {threshold_text(self.measure, self.threshold)}"
 
     def values(self) -> dict[str, str]:
-        """The message placeholders, rendered for people."""
+        """The message placeholders, rendered for people (``{threshold}`` of a ratio: ``5%``)."""
         ratio = self.count / self.total if self.total else None
         return {
             "count": str(self.count),
             "total": str(self.total),
             "ratio": "n/a" if ratio is None else f"{ratio:.4f}",
             "percent": "n/a" if ratio is None else f"{ratio * 100:.1f}%",
-            "threshold": str(self.threshold),
+            "threshold": threshold_text(self.measure, self.threshold),
         }
+
+    @property
+    def text(self) -> str:
+        """One line for people, passing or not: ``7.5% (372 of 4930); must be at most 5%: passed``."""
+        if self.figure is None:
+            return f"not judged: no images to take a ratio of ({self.count} of {self.total})"
+        shown = self.values()["percent"] if self.measure == "ratio" else str(self.count)
+        must = f"{OP_WORDS.get(self.op, self.op)} {threshold_text(self.measure, self.threshold)}"
+        verdict = "passed" if self.passed else "failed"
+        return f"{shown} ({self.count} of {self.total}); must be {must}: {verdict}"
 
 
 class FleetCounter:
@@ -124,7 +151,10 @@ def read_fleet(raw: object, policy_id: str, reader: ConditionReader, problems: P
     threshold = raw.get("value")
     if op is None or op.name not in THRESHOLD_OPERATORS:
         if isinstance(raw.get("op"), str):
-            problems.append(("/fleet/op", got(raw.get("op"), "one of " + ", ".join(THRESHOLD_OPERATORS))))
+            from imagewatch.suggest import did_you_mean  # only a broken policy needs it
+
+            hint = did_you_mean(raw["op"], THRESHOLD_OPERATORS, OPERATOR_SYNONYMS)
+            problems.append(("/fleet/op", got(raw["op"], "one of " + ", ".join(THRESHOLD_OPERATORS) + hint)))
         return None
     if measure == "count" and (
         isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0

@@ -153,6 +153,23 @@ def policy_from_mapping(doc: dict[str, Any], source: str = "<inline>") -> Policy
     return policy
 
 
+def admit(result: LoadResult, owners: dict[str, str], path: Path, checked: Checked) -> None:
+    """Add one checked file to ``result``: its errors and warnings, and its policy unless the id is
+    taken (the first file in path order keeps it; ``owners`` maps each id to that file)."""
+    policy, errors, warnings = checked
+    result.files.append(str(path))
+    result.errors += errors
+    result.warnings += warnings
+    if policy is None:
+        return
+    if policy.id in owners:
+        message = f"policy id {show(policy.id)} is already defined in {owners[policy.id]}"
+        result.errors.append(PolicyError(policy.source, "/id", message))
+        return
+    owners[policy.id] = policy.source
+    result.policies.append(policy)
+
+
 def load_policies(paths: PathLike | Sequence[PathLike]) -> LoadResult:
     """Load every policy under ``paths`` (files or folders); invalid ones are skipped and reported."""
     roots = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
@@ -167,21 +184,5 @@ def load_policies(paths: PathLike | Sequence[PathLike]) -> LoadResult:
             result.errors.append(PolicyError(str(root), "", "no policy files (*.json) found"))
         folder = root if root.is_dir() else None
         for path in files:
-            result.files.append(str(path))
-            policy, errors, warnings = load_file(path, inside=folder)
-            result.errors += errors
-            result.warnings += warnings
-            if policy is None:
-                continue
-            if policy.id in owners:
-                result.errors.append(
-                    PolicyError(
-                        policy.source,
-                        "/id",
-                        f"policy id {show(policy.id)} is already defined in {owners[policy.id]}",
-                    )
-                )
-                continue
-            owners[policy.id] = policy.source
-            result.policies.append(policy)
+            admit(result, owners, path, load_file(path, inside=folder))
     return result

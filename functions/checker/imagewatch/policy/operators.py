@@ -55,7 +55,10 @@ def _scalar(field: str, kind: Kind, value: object) -> object:
     if kind == "severity":
         if isinstance(value, str) and value in SEVERITY_RANK:
             return SEVERITY_RANK[value]
-        raise BadValue(got(value, "one of " + ", ".join(SEVERITY_LEVELS) + " (ranked in that order)"))
+        from imagewatch.suggest import did_you_mean  # only a broken policy needs it
+
+        hint = did_you_mean(value, SEVERITY_LEVELS)
+        raise BadValue(got(value, "one of " + ", ".join(SEVERITY_LEVELS) + " (ranked in that order)" + hint))
     if kind == "str":
         if isinstance(value, str) and len(value) <= MAX_STRING:
             return value
@@ -206,6 +209,26 @@ OPERATORS: dict[str, Operator] = {
 }
 
 THRESHOLD_OPERATORS: tuple[str, ...] = tuple(name for name, op in OPERATORS.items() if op.compare)
+
+# Words people write for an operator (other query languages, symbols, English), to the operator they
+# mean: a did-you-mean that goes by meaning, not spelling ("greater_than" is "gt", not "older_than").
+OPERATOR_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(("equals", "equal", "equal_to", "is", "=", "=="), "eq"),
+    **dict.fromkeys(("not_equals", "not_equal", "not_equal_to", "neq", "is_not", "!=", "<>"), "ne"),
+    **dict.fromkeys(("greater_than", "greater", "more_than", "above", "over", ">"), "gt"),
+    **dict.fromkeys(("greater_than_or_equal", "greater_or_equal", "at_least", "ge", ">="), "gte"),
+    **dict.fromkeys(("less_than", "less", "fewer_than", "below", "under", "<"), "lt"),
+    **dict.fromkeys(("less_than_or_equal", "less_or_equal", "at_most", "le", "<="), "lte"),
+    **dict.fromkeys(("one_of", "any_of", "is_in", "within_list"), "in"),
+    **dict.fromkeys(("not_one_of", "none_of", "nin", "notin", "not_within_list"), "not_in"),
+    **dict.fromkeys(("includes", "has", "substring"), "contains"),
+    **dict.fromkeys(("wildcard", "like", "fnmatch", "starts_with", "startswith", "ends_with"), "glob"),
+    **dict.fromkeys(("regexp", "matches", "match", "re", "pattern", "~"), "regex"),
+    **dict.fromkeys(("exist", "present", "is_set", "not_empty", "defined"), "exists"),
+    **dict.fromkeys(("absent", "not_exists", "is_empty", "empty", "undefined", "null"), "missing"),
+    **dict.fromkeys(("older", "before", "not_within", "age_over", "stale"), "older_than"),
+    **dict.fromkeys(("newer_than", "newer", "since", "younger_than", "recent", "after"), "within"),
+}
 
 
 def operators_for(kind: Kind) -> list[str]:

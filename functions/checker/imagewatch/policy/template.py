@@ -12,7 +12,6 @@ from collections.abc import Callable, Collection
 
 from msgspec import Struct
 
-from imagewatch.policy.conditions import suggest
 from imagewatch.policy.errors import BadValue
 
 MAX_MESSAGE = 1000
@@ -47,7 +46,9 @@ def parse_template(text: str, allowed: Collection[str]) -> Template:
         if spec or conversion:
             raise BadValue(f"placeholder {{{name}}} has a conversion or format spec; use plain {{{name}}}")
         if name not in allowed:
-            hint = suggest(name, sorted(allowed))
+            from imagewatch.suggest import did_you_mean  # only a broken message needs it
+
+            hint = did_you_mean(name, allowed)
             raise BadValue(
                 f"unknown placeholder {{{name}}}{hint}; expected one of " + ", ".join(sorted(allowed))
             )
