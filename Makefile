@@ -65,10 +65,16 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .imagewatch
 
 # sam build's makefile build method for the PoliciesLayer (template.yaml): the policy pack, mounted
-# at /opt/policies in the function. Fails when there is no policy to ship.
+# at /opt/policies in the function. It ships what `imagewatch validate` and `run` read: every *.json
+# under policies/, subfolders included, except *.schema.json and anything under a dot folder (the
+# loader's rule, imagewatch/policy/files.py). A link is shipped as the file it names. Fails when
+# there is no policy to ship. find and tar as POSIX, GNU and BSD (macOS) all know them.
+POLICY_FILES := find . -name '.?*' -prune -o \( -type f -o -type l \) -name '*.json' ! -name '*.schema.json' -print
+
 .PHONY: build-PoliciesLayer
 build-PoliciesLayer:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "build-PoliciesLayer: run by sam build (ARTIFACTS_DIR unset)" >&2; exit 1; }
-	@ls policies/*.json >/dev/null 2>&1 || { echo "build-PoliciesLayer: no policies/*.json to package" >&2; exit 1; }
+	@test -n "$$(cd policies 2>/dev/null && $(POLICY_FILES))" || { echo "build-PoliciesLayer: no policy (*.json) under policies/ to package" >&2; exit 1; }
 	mkdir -p "$(ARTIFACTS_DIR)/policies"
-	cp policies/*.json "$(ARTIFACTS_DIR)/policies/"
+	cd policies && $(POLICY_FILES) | tar -chf "$(abspath $(ARTIFACTS_DIR))/policies.tar" -T -
+	tar -xf "$(ARTIFACTS_DIR)/policies.tar" -C "$(ARTIFACTS_DIR)/policies" && rm "$(ARTIFACTS_DIR)/policies.tar"

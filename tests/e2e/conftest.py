@@ -11,16 +11,16 @@ import pytest
 
 from imagewatch.emulator import Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
-from support.known_fleet import E2E_POLICIES, ROOT, known_fleet
+from support.known_fleet import E2E_POLICIES, FIXTURE_PACK, known_fleet
 
 
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
-    """Three policies of the shipped pack, copied as they are."""
+    """Three policies of the tests' own pack (a copy of what shipped), copied as they are."""
     folder = tmp_path / "policies"
     folder.mkdir()
     for name in E2E_POLICIES:
-        shutil.copy(ROOT / "policies" / f"{name}.json", folder)
+        shutil.copy(FIXTURE_PACK / f"{name}.json", folder)
     return folder
 
 

@@ -24,7 +24,7 @@ from imagewatch.local_context import LocalContext
 from imagewatch.settings import SettingsError
 from imagewatch.standins.webhook_sink import WebhookSink
 from support import moto_support
-from support.known_fleet import E2E_POLICIES, EXPECTED, ROOT
+from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, ROOT
 from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
 
 PLANTED = {  # secret values no output may ever contain
@@ -74,7 +74,7 @@ def stack(moto_server, monkeypatch: pytest.MonkeyPatch, fleet: Fleet, tmp_path: 
         policies = tmp_path / "policies"
         policies.mkdir()
         for name in E2E_POLICIES:
-            (policies / f"{name}.json").write_text((ROOT / "policies" / f"{name}.json").read_text())
+            (policies / f"{name}.json").write_text((FIXTURE_PACK / f"{name}.json").read_text())
         env = {
             "HSS_ENDPOINT": hss.url,
             "HSS_PROJECT_ID": hss.project_id,
@@ -181,7 +181,7 @@ def test_policies_can_come_from_s3(stack: dict, monkeypatch: pytest.MonkeyPatch)
     s3 = stack["s3"]
     for name in ("malicious-files", "high-severity"):
         s3.put_object(Bucket=stack["bucket"], Key=f"policies/{name}.json",
-                      Body=(ROOT / "policies" / f"{name}.json").read_bytes())  # fmt: skip
+                      Body=(FIXTURE_PACK / f"{name}.json").read_bytes())  # fmt: skip
     s3.put_object(Bucket=stack["bucket"], Key="policies/notes.txt", Body=b"not a policy")
     monkeypatch.setenv("POLICY_S3_URI", f"s3://{stack['bucket']}/policies/")
     summary = invoke("scheduled.json")

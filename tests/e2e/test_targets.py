@@ -20,7 +20,7 @@ from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
 from support import moto_support
-from support.known_fleet import E2E_POLICIES, EXPECTED, ROOT, known_fleet
+from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, known_fleet
 from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
 
 
@@ -52,7 +52,7 @@ def two_targets(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     policies = tmp_path / "policies"
     policies.mkdir()
     for name in E2E_POLICIES:
-        (policies / f"{name}.json").write_text((ROOT / "policies" / f"{name}.json").read_text())
+        (policies / f"{name}.json").write_text((FIXTURE_PACK / f"{name}.json").read_text())
     now_ms = int(time.time() * 1000)
     a = Emulator(
         Fleet.from_records(known_fleet(now_ms)),

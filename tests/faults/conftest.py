@@ -18,7 +18,7 @@ from imagewatch import aws, secret_settings
 from imagewatch.emulator import Credentials, Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
 from support.fault_harness import FakeTime, Harness, RunClock
-from support.known_fleet import E2E_POLICIES, ROOT, known_fleet
+from support.known_fleet import E2E_POLICIES, FIXTURE_PACK, known_fleet
 from support.soak_model import SOAK_REPORT
 
 PLANTED = {
@@ -57,7 +57,7 @@ def policy_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "policies"
     folder.mkdir()
     for name in E2E_POLICIES:
-        shutil.copy(ROOT / "policies" / f"{name}.json", folder)
+        shutil.copy(FIXTURE_PACK / f"{name}.json", folder)
     return folder
 
 

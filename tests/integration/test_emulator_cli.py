@@ -8,6 +8,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,3 +116,77 @@ def test_bad_arguments_exit_2_with_a_reason(args, message):
     assert process.returncode == 2
     assert stdout == ""
     assert message in stderr
+
+
+def _env_lines(process: subprocess.Popen[str], timeout: float = 30) -> list[str]:
+    """The ``--print-env`` lines after the URL, up to the closing ``unset`` line (printed with it, so
+    possibly read into the pipe's buffer already: a selector would not see them). A watchdog ends an
+    emulator that never prints them, so the read cannot hang."""
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("unset "):
+            line = process.stdout.readline()
+            assert line, f"no --print-env lines within {timeout} s: {lines}"
+            lines.append(line.rstrip("\n"))
+        return lines
+    finally:
+        watchdog.cancel()
+
+
+def test_print_env_gives_the_lines_a_shell_sources_to_run_imagewatch_against_it(tmp_path):
+    """Issue 14: the recipe "run against the emulator" in docs/emulator.md, as a user follows it: the
+    lines sourced by a real shell, then ``imagewatch run``; every enterprise project is read (the
+    default fleet keeps 40% of its records outside the default one)."""
+    from support.pack import FIXTURE_PACK
+
+    with running("--print-env", "--fleet-size", "300", "--seed", "3", "--now-ms", str(NOW_MS)) as (
+        url,
+        process,
+    ):
+        lines = _env_lines(process)
+        assert lines[:6] == [
+            f"export HSS_ENDPOINT={url}",
+            "export HSS_PROJECT_ID=demo-project",
+            "export HSS_ENTERPRISE_PROJECT_ID=all_granted_eps",
+            "export HSS_AK=DEMOAK",
+            "export HSS_SK=demo-secret",  # the documented demo key; another is never printed (below)
+            "unset HSS_SECURITY_TOKEN HSS_AUTH_TOKEN HSS_IAM_USER HSS_IAM_PASSWORD HSS_IAM_DOMAIN"
+            " HSS_IAM_ENDPOINT",
+        ]
+        (tmp_path / "emulator.env").write_text("\n".join(lines) + "\n")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")]),
+            "HSS_AUTH_TOKEN": "left-over-from-another-project",  # unset by the lines
+            "POLICY_PATH": str(FIXTURE_PACK),
+            "STATE_PATH": str(tmp_path / "state.sqlite3"),
+            "REPORT_DIR": str(tmp_path / "reports"),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        script = f'. "$1" && exec "{sys.executable}" -m imagewatch.cli run --dry-run --format json'
+        done = subprocess.run(
+            ["sh", "-c", script, "sh", str(tmp_path / "emulator.env")],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["records_read"] == 300 and summary["status"] == "ok"
+        assert not [w for w in summary["warnings"] if "HSS_ENTERPRISE_PROJECT_ID" in w]
+        assert _stop(process)[0] == 0
+
+
+def test_print_env_names_a_secret_it_was_given_but_never_prints_it():
+    with running("--print-env", "--sk", "my-own-SK-value", "--fleet-size", "10") as (_, process):
+        lines = _env_lines(process)
+        code, stderr = _stop(process)
+    assert "# export HSS_SK=…  (the --sk you gave: a secret is not printed)" in lines
+    assert code == 0 and "my-own-SK-value" not in "\n".join(lines) + stderr
+
+
+def test_without_print_env_the_status_line_says_how_to_get_the_lines():
+    with running("--fleet-size", "10") as (_, process):
+        code, stderr = _stop(process)
+    assert code == 0 and "--print-env prints the lines that point imagewatch at it" in stderr
+    assert "demo-secret" not in stderr

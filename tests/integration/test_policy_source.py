@@ -15,6 +15,7 @@ import pytest
 
 from imagewatch.policy_source import PolicySourceError, fetch_policies, local_path
 from support.moto_support import REGION
+from support.pack import FIXTURE_PACK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def bucket(moto_server) -> Iterator[tuple[object, str]]:
     name = f"policies-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket=name, Key="pol/malicious-files.json",
-                  Body=(ROOT / "policies" / "malicious-files.json").read_bytes())  # fmt: skip
+                  Body=(FIXTURE_PACK / "malicious-files.json").read_bytes())  # fmt: skip
     yield s3, name
 
 
@@ -77,7 +78,7 @@ def test_a_link_already_in_the_folder_cannot_carry_a_key_outside(tmp_path: Path)
 def test_plain_keys_still_load(bucket) -> None:
     s3, name = bucket
     s3.put_object(Bucket=name, Key="pol/team/high-severity.json",
-                  Body=(ROOT / "policies" / "high-severity.json").read_bytes())  # fmt: skip
+                  Body=(FIXTURE_PACK / "high-severity.json").read_bytes())  # fmt: skip
     folder = fetch_policies(f"s3://{name}/pol/", s3)
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.json")) == [
         "malicious-files.json",

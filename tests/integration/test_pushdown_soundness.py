@@ -11,7 +11,6 @@ only in that the ``has_vul`` pushdown it warns about would have passed ``validat
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +23,9 @@ from imagewatch.plan import plan
 from imagewatch.policy import Evaluator, Policy, load_policies, policy_from_mapping
 from imagewatch.policy.pushdown import pushdown_warnings
 from support.emulator_support import NOW_MS
+from support.pack import FIXTURE_PACK
 
-PACK = Path(__file__).resolve().parents[2] / "policies"
+PACK = FIXTURE_PACK  # the tests' own; policies/ is the user's
 ALL_EPS = "all_granted_eps"
 
 

@@ -1,10 +1,11 @@
-"""A small fleet whose violations under three shipped policies are known by hand (EXPECTED)."""
+"""A small fleet whose violations under three policies of the tests' own pack are known by hand
+(EXPECTED): ``FIXTURE_PACK``, a copy of what shipped, never ``policies/`` (the user's)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from support.pack import FIXTURE_PACK, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["E2E_POLICIES", "EXPECTED", "FIXTURE_PACK", "ROOT", "known_fleet"]
 DAY_MS = 86_400_000
 E2E_POLICIES = ("high-severity", "malicious-files", "scan-freshness")
 

@@ -73,3 +73,37 @@ def test_the_file_is_gone_after_the_run_even_when_it_failed(tmp_path: Path) -> N
         assert work.path.exists()
         raise ZeroDivisionError
     assert list(tmp_path.iterdir()) == []
+
+
+# -- what the run read: distinct records and images over all its queries (issue 14, point 7) -------------
+
+
+def _fleet() -> list:
+    """Image a on three hosts, b on one, c (no image_id: keyed by name, version, digest) on two."""
+    from imagewatch.hss.model import Image
+
+    return [
+        *(Image(image_id="a", image_name="shop/a", image_version="1", host_id=h) for h in ("h1", "h2", "h3")),
+        Image(image_id="b", image_name="shop/b", image_version="1", host_id="h1"),
+        *(
+            Image(image_name="shop/c", image_version="2", image_digest="sha256:c", host_id=h)
+            for h in ("h2", "h3")
+        ),
+    ]
+
+
+@pytest.mark.parametrize("held", [1_000_000, 4, 1])  # all in memory; spilled to the file once, often
+def test_records_and_images_read_by_several_queries_count_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    import imagewatch.workspace
+
+    monkeypatch.setattr(imagewatch.workspace, "SEEN_IN_MEMORY", held)
+    fleet = _fleet()
+    with Workspace(tmp_path) as work:
+        assert work.read_counts() == (0, 0)
+        for image in fleet + fleet[:4] + fleet[2:]:  # three queries, overlapping, as a plan's are
+            work.saw(image)
+        assert work.read_counts() == (6, 3)
+        work.saw(fleet[0].__copy__())  # the same record again, as another object
+        assert work.read_counts() == (6, 3)

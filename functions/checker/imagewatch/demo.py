@@ -39,9 +39,10 @@ ROOT = Path(__file__).resolve().parents[3]
 def _summary_line(summary: dict) -> str:
     violations = summary["violations"]
     sent = summary["notifications"]
-    return (
-        f"image records read {summary['images_evaluated']} · violations {violations['total']} "
-        f"{json.dumps(violations['by_severity'])} · new {summary['new']} · resolved {summary['resolved']} · "
+    return (  # distinct records and images: a record two queries read is one (issue 14)
+        f"records read {summary['records_read']} ({summary['images']} images) · "
+        f"violations {violations['total']} {json.dumps(violations['by_severity'])} · "
+        f"new {summary['new']} · resolved {summary['resolved']} · "
         f"still open {summary['still_open']} · messages sent {sent['sent']}, failed {sent['failed']}"
     )
 

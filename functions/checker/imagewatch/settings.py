@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,48 @@ SECRET_NAMES = frozenset(
         "WEBHOOK_SECRET",
     }
 )
+
+
+# Every variable imagewatch reads (the contract: README.md, "Configuration"). A name set in the
+# environment that is none of these but is spelled like an unset one is kept in ``Settings.unread``.
+CONTRACT = (
+    "HSS_REGION",
+    "HSS_ENDPOINT",
+    "HSS_ENDPOINT_ALLOWLIST",
+    "HSS_PROJECT_ID",
+    "HSS_ENTERPRISE_PROJECT_ID",
+    "HSS_AK",
+    "HSS_SK",
+    "HSS_SECURITY_TOKEN",
+    "HSS_AUTH_TOKEN",
+    "HSS_IAM_USER",
+    "HSS_IAM_PASSWORD",
+    "HSS_IAM_DOMAIN",
+    "HSS_IAM_ENDPOINT",
+    "HSS_MAX_IN_FLIGHT",
+    "HSS_MAX_RPS",
+    "POLICY_PATH",
+    "POLICY_S3_URI",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_PLATFORM",
+    "WEBHOOK_HOST_ALLOWLIST",
+    "CHANNELS_FILE",
+    "CHANNELS_JSON",
+    "STATE_TABLE",
+    "STATE_PATH",
+    "LEDGER_TTL_DAYS",
+    "REPORT_BUCKET",
+    "REPORT_PREFIX",
+    "REPORT_DIR",
+    "REPORT_LINK_TTL_SECONDS",
+    "SETTINGS_SECRET",
+)
+# How alike (difflib's ratio) a name must be to an unset variable to be taken for it: WEBHOOK_ULR is
+# 0.91 like WEBHOOK_URL, POLICIES_PATH 0.83 like POLICY_PATH; AWS_REGION is 0.8 like HSS_REGION and
+# must not be (and names of AWS's own are never taken: Lambda sets a dozen).
+SIMILAR = 0.81
+FOREIGN_PREFIXES = ("AWS_", "LAMBDA_", "_")
 
 
 class SettingsError(ValueError):
@@ -248,6 +290,8 @@ class Settings(Struct, frozen=True):
     hss_max_in_flight: int | None = None  # None: the client's default
     hss_max_rps: float | None = None
     target: str = ""
+    # (name set, the unset variable it is spelled like): names only, for misconfiguration warnings
+    unread: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -320,6 +364,7 @@ class Settings(Struct, frozen=True):
             ledger_ttl_days=_number("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 1, 3650, int, 30),
             hss_max_in_flight=_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
             hss_max_rps=_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
+            unread=near_misses(env, CONTRACT, [name for name in CONTRACT if not get(name)]),
         )
         return structs.replace(settings, target=settings.default_target())
 
@@ -352,6 +397,8 @@ class Settings(Struct, frozen=True):
         """Settings in force, as reports show them: secrets replaced by whether they are set."""
         out: dict[str, object] = {}
         for name in self.__struct_fields__:
+            if name == "unread":
+                continue  # not a setting: names the environment holds that nothing reads
             value = getattr(self, name)
             if name.upper() in SECRET_NAMES:
                 out[name] = "(set)" if value else None
@@ -364,6 +411,31 @@ class Settings(Struct, frozen=True):
         """Secrets show as whether they are set, never their value."""
         shown = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
         return f"Settings({shown})"
+
+
+def near_misses(
+    names: Iterable[str], known: Iterable[str], unset: Iterable[str]
+) -> tuple[tuple[str, str], ...]:
+    """(name, variable) for each of ``names`` that is not a ``known`` variable but is spelled like an
+    ``unset`` one: the same in another case (``webhook_url``), or at least ``SIMILAR`` alike
+    (``WEBHOOK_ULR`` → ``WEBHOOK_URL``). A misspelt variable is otherwise silent: the run goes on
+    without it. Names only, never values."""
+    known_names = frozenset(known)
+    candidates = sorted(frozenset(unset))
+    strangers = sorted(
+        n for n in names if n not in known_names and not n.upper().startswith(FOREIGN_PREFIXES)
+    )
+    if not candidates or not strangers:
+        return ()
+    import difflib  # only here, at run time: never on the cold start's path
+
+    found = []
+    for name in strangers:
+        upper = name.upper()
+        close = [upper] if upper in candidates else difflib.get_close_matches(upper, candidates, 1, SIMILAR)
+        if close:
+            found.append((name, close[0]))
+    return tuple(found)
 
 
 def _same_endpoint(a: str, b: str) -> bool:

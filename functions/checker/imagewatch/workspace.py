@@ -8,6 +8,10 @@ reconciling is a merge of two sorted streams. It also keeps what the notify stag
 merge — the ledger entries due to some channel, and which channel is due what — so nothing
 proportional to the number of violations or ledger entries is held in memory: memory is the SQLite
 page cache and the write batch (docs/deployment.md, "Sizing").
+
+It also counts what the run read: distinct records and distinct images (the summary's
+``records_read`` and ``images``; a record two queries read is one record). Only an 8-byte hash of each
+is kept (``HashTally``): in memory up to ``SEEN_IN_MEMORY`` of them, then in this file.
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import msgspec
 
 from imagewatch.alerts.ledger import LedgerEntry
+from imagewatch.hss.model import Image
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
 BATCH = 2_000  # findings buffered before one executemany
 HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
 CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
 _SEP = "\x1f"
+SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before they go to the file: 1 MiB
+_SEEN_BUCKETS = 256
 
 _FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp, rowid"
 _FOUND_WORST_FIRST = "SELECT fp, data FROM found ORDER BY rank, policy_id, subject, fp, rowid"
@@ -71,8 +79,11 @@ class Workspace:
                               PRIMARY KEY (channel, fp)) WITHOUT ROWID;
             CREATE TABLE folded (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE fold_sources (fp TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TABLE seen (kind INTEGER, h INTEGER);
             """
         )
+        self._records = HashTally(self, 0)  # records read (Image.identity)
+        self._images = HashTally(self, 1)  # images read (as an image subject names one)
         self._found: list[tuple[str, int, str, str, bytes]] = []
         self._hosts: list[tuple[str, str, str]] = []
         self._seen: set[str] = set()  # fingerprints already buffered or written (bounded below)
@@ -109,6 +120,23 @@ class Workspace:
             self._hosts.append((fp, violation.host, violation.host_name))
         if len(self._found) + len(self._hosts) >= BATCH:
             self._flush()
+
+    def saw(self, image: Image, *, record: bool = True) -> None:
+        """One record read, by whichever query: its image (and, unless ``record`` is false, the record
+        itself: ``Image.identity``) counted once however often it is read."""
+        image_id = image.image_id
+        self._images.add(hash(image_id or (image.image_name, image.image_version, image.image_digest)))
+        if record:
+            name = image_id or image.image_digest or (image.image_name or "", image.image_version or "")
+            self._records.add(hash((name, image.host_id)))
+
+    def saw_image(self, image: Image) -> None:
+        """``saw`` for the image alone: when the run knows its distinct records otherwise."""
+        self.saw(image, record=False)
+
+    def read_counts(self) -> tuple[int, int]:
+        """(distinct records, distinct images) seen so far."""
+        return self._records.count(), self._images.count()
 
     def add_all(self, violations: Iterable[Violation]) -> None:
         for violation in violations:
@@ -257,6 +285,54 @@ class Workspace:
 
     def folded_sources(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM fold_sources").fetchone()[0])
+
+
+class HashTally:
+    """Distinct 64-bit hashes counted exactly, in bounded memory: held in 256 arrays by their low byte;
+    when ``SEEN_IN_MEMORY`` are held each array drops its repeats, and if half the bound is still held
+    they go to the workspace file, where ``COUNT(DISTINCT)`` counts them with a disk-backed sort.
+    Python's 64-bit string hash makes a collision among 2,000,000 values about a 1-in-10-million event,
+    and it would undercount by one."""
+
+    __slots__ = ("_buckets", "_kind", "_work", "held", "spilled")
+
+    def __init__(self, work: Workspace, kind: int) -> None:
+        self._work, self._kind = work, kind
+        self._buckets = [array("q") for _ in range(_SEEN_BUCKETS)]
+        self.held = 0
+        self.spilled = False
+
+    def add(self, value: int) -> None:
+        self._buckets[value & (_SEEN_BUCKETS - 1)].append(value)
+        self.held += 1
+        if self.held >= SEEN_IN_MEMORY:
+            self._compact()
+
+    def _compact(self) -> None:
+        held = 0
+        for index, bucket in enumerate(self._buckets):
+            if len(bucket) > 1:
+                bucket = self._buckets[index] = array("q", set(bucket))
+            held += len(bucket)
+        self.held = held
+        if held >= SEEN_IN_MEMORY // 2:
+            self._spill()
+
+    def _spill(self) -> None:
+        kind = self._kind
+        with self._work.transaction():
+            for bucket in self._buckets:
+                self._work._db.executemany("INSERT INTO seen VALUES (?, ?)", ((kind, h) for h in bucket))
+                del bucket[:]
+        self.held = 0
+        self.spilled = True
+
+    def count(self) -> int:
+        if not self.spilled:
+            return sum(len(set(bucket)) for bucket in self._buckets)
+        self._spill()
+        query = "SELECT COUNT(DISTINCT h) FROM seen WHERE kind = ?"
+        return int(self._work._db.execute(query, (self._kind,)).fetchone()[0])
 
 
 class _SortedLookup:

@@ -1,13 +1,17 @@
 """``imagewatch emulator``: serve the HSS emulator on 127.0.0.1 until SIGINT or SIGTERM.
 
 The first line on stdout is the base URL (``http://127.0.0.1:PORT``), flushed as soon as the server
-accepts connections, so scripts and tests can wait for it. Status goes to stderr, never a secret.
+accepts connections, so scripts and tests can wait for it. With ``--print-env`` the lines that point
+``imagewatch run`` at it follow on stdout (``export HSS_ENDPOINT=…``, every enterprise project
+included: issue 14). Status goes to stderr, never a secret: only the documented demo credentials are
+ever printed, and only in those lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -26,7 +30,7 @@ from imagewatch.emulator.auth import (
     Credentials,
 )
 from imagewatch.emulator.faults import Faults
-from imagewatch.emulator.filters import DEFAULT_SEMANTICS, SEMANTICS
+from imagewatch.emulator.filters import ALL_ENTERPRISE_PROJECTS, DEFAULT_SEMANTICS, SEMANTICS
 from imagewatch.emulator.fleet import DEFAULT_FLEET_SIZE, Fleet
 from imagewatch.emulator.server import Emulator, check_loopback
 from imagewatch.emulator.synthetic import DEFAULT_EP_CYCLE
@@ -49,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed on stdout)")
+    net.add_argument(
+        "--print-env",
+        action="store_true",
+        help="after the URL, print the shell lines that point imagewatch at this emulator (stdout)",
+    )
     fleet = parser.add_argument_group("fleet")
     fleet.add_argument("--fleet-size", type=int, default=DEFAULT_FLEET_SIZE, help="synthetic records")
     fleet.add_argument("--seed", type=int, default=0, help="synthetic fleet seed (same seed, same records)")
@@ -99,6 +108,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--fault", action="append", default=[], metavar="JSON", help="any fault spec as JSON")
     return parser
+
+
+# Credential variables one flow does not use: left set in a shell, they could win over the one printed
+# (AK/SK wins over a token over a password: docs/hss.md).
+_CREDENTIAL_VARIABLES = (
+    "HSS_AK",
+    "HSS_SK",
+    "HSS_SECURITY_TOKEN",
+    "HSS_AUTH_TOKEN",
+    "HSS_IAM_USER",
+    "HSS_IAM_PASSWORD",
+    "HSS_IAM_DOMAIN",
+    "HSS_IAM_ENDPOINT",
+)
+
+
+def export_lines(url: str, credentials: Credentials) -> list[str]:
+    """Shell lines that point ``imagewatch run`` at the emulator at ``url``: the endpoint, the project,
+    every enterprise project (``all_granted_eps``: without it HSS lists the default project only, 60% of
+    the default synthetic fleet) and one way to authenticate. A documented demo credential is printed
+    as it is; any other secret only by the flag it came from (a secret is never printed)."""
+
+    def secret(variable: str, value: str | None, demo: str, flag: str) -> str:
+        if value == demo:
+            return f"export {variable}={shlex.quote(value)}"
+        return f"# export {variable}=…  (the {flag} you gave: a secret is not printed)"
+
+    lines = [
+        f"export HSS_ENDPOINT={shlex.quote(url)}",
+        f"export HSS_PROJECT_ID={shlex.quote(credentials.project_id)}",
+        f"export HSS_ENTERPRISE_PROJECT_ID={ALL_ENTERPRISE_PROJECTS}",
+    ]
+    if credentials.access_key and credentials.secret_key:
+        used = ["HSS_AK", "HSS_SK"]
+        lines.append(f"export HSS_AK={shlex.quote(credentials.access_key)}")
+        lines.append(secret("HSS_SK", credentials.secret_key, DEMO_SK, "--sk"))
+        if credentials.security_token:
+            used.append("HSS_SECURITY_TOKEN")
+            lines.append(secret("HSS_SECURITY_TOKEN", credentials.security_token, "", "--security-token"))
+    elif credentials.tokens:
+        used = ["HSS_AUTH_TOKEN"]
+        lines.append(secret("HSS_AUTH_TOKEN", credentials.tokens[0], DEMO_TOKEN, "--token"))
+    elif credentials.iam_user and credentials.iam_password and credentials.iam_domain:
+        used = ["HSS_IAM_USER", "HSS_IAM_PASSWORD", "HSS_IAM_DOMAIN", "HSS_IAM_ENDPOINT"]
+        lines.append(f"export HSS_IAM_USER={shlex.quote(credentials.iam_user)}")
+        lines.append(
+            secret("HSS_IAM_PASSWORD", credentials.iam_password, DEMO_IAM_PASSWORD, "--iam-password")
+        )
+        lines.append(f"export HSS_IAM_DOMAIN={shlex.quote(credentials.iam_domain)}")
+        lines.append(f"export HSS_IAM_ENDPOINT={shlex.quote(url)}")
+    else:
+        used = []
+        lines.append("# no credentials: give --ak/--sk, --token or the --iam-* flags")
+    unused = [name for name in _CREDENTIAL_VARIABLES if name not in used]
+    return [*lines, f"unset {' '.join(unused)}"]
 
 
 def build_faults(args: argparse.Namespace) -> Faults:
@@ -184,9 +248,12 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"imagewatch emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 2
         print(emulator.url, flush=True)
+        if args.print_env:
+            print("\n".join(export_lines(emulator.url, emulator.credentials)), flush=True)
         print(
             f"imagewatch emulator: {len(emulator.fleet)} records, project {emulator.project_id!r}, "
-            f"AK {emulator.credentials.access_key!r}; Ctrl-C to stop",
+            f"AK {emulator.credentials.access_key!r}; Ctrl-C to stop"
+            + ("" if args.print_env else " (--print-env prints the lines that point imagewatch at it)"),
             file=sys.stderr,
             flush=True,
         )
