@@ -210,7 +210,7 @@ def test_malformed_event_is_a_clear_error(env: dict) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "/scheduled_time: 'soon' does not match" in result.stderr
+    assert '/scheduled_time: got "soon", expected an ISO timestamp' in result.stderr
 
 
 def test_an_invalid_policy_is_skipped_announced_and_resolved_when_fixed(

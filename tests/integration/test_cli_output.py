@@ -66,7 +66,7 @@ def test_a_hostile_hss_error_message_reaches_the_terminal_without_control_charac
 ) -> None:
     """Row 10: stdout (the summary) and stderr (the failure, logs) are both stripped."""
     done = imagewatch(*command, env=hostile_hss)
-    assert done.returncode in (0, 1), done.stderr.decode(errors="replace")  # run: a problem; invoke: fails
+    assert done.returncode == 3, done.stderr.decode(errors="replace")  # the HSS read failed
     for stream in (done.stdout, done.stderr):
         assert not [raw for raw in CONTROL_BYTES if raw in stream], stream[-2000:]
     shown = (done.stdout + done.stderr).decode()
@@ -79,3 +79,17 @@ def test_the_emulator_command_strips_what_it_quotes_too(hostile_hss: dict[str, s
     done = imagewatch("--fleet-file", missing, env=hostile_hss, module="imagewatch.emulator")
     assert done.returncode == 2 and b"PWNED" in done.stderr
     assert not [raw for raw in CONTROL_BYTES if raw in done.stderr], done.stderr
+
+
+def test_on_a_terminal_the_coloured_summary_still_strips_what_it_quotes(hostile_hss: dict[str, str]) -> None:
+    """The human summary is drawn by rich on the terminal itself (its colours would not survive the
+    stripping wrapper): every quoted piece is stripped before it is drawn."""
+    from support.terminal_session import at_terminal
+
+    session = at_terminal([sys.executable, "-m", "imagewatch.cli", "run"], env=hostile_hss)
+    assert session.returncode == 3
+    for stream in (session.stdout, session.stderr):
+        assert b"]0;" not in stream and b"\x1b[2J" not in stream and b"\x07" not in stream
+        assert "\x9b".encode() not in stream and b"\x1bP" not in stream
+    assert b"\x1b[" in session.stdout  # our own colours are there
+    assert b"backend down" in session.stdout and b"red" in session.stdout

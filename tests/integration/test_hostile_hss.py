@@ -24,6 +24,7 @@ from imagewatch.hss.query import ImageQuery
 from imagewatch.retry import RetryPolicy
 from support.hostile_hss import HostileHss, page_body, record
 from support.loopback_servers import Trickle
+from support.pack import FIXTURE_PACK
 
 LIMIT = 10
 FLEET = [record(i) for i in range(100)]  # 10 pages of 10
@@ -240,7 +241,7 @@ def test_a_lying_answer_after_a_normal_run_resolves_nothing(
     tmp_path, monkeypatch: pytest.MonkeyPatch, lie
 ) -> None:
     """The review's run: a normal run, then one where HSS lies — before, `status ok, complete,
-    resolved 3000`. Through the real handler, the shipped policies and the SQLite ledger (retries
+    resolved 3000`. Through the real handler, the fixture pack and the SQLite ledger (retries
     are real; their waits are zero)."""
     from imagewatch.handler import handle
 
@@ -248,7 +249,7 @@ def test_a_lying_answer_after_a_normal_run_resolves_nothing(
     env = {
         "HSS_PROJECT_ID": "proj",
         "HSS_AUTH_TOKEN": "token-value",
-        "POLICY_PATH": "policies",
+        "POLICY_PATH": str(FIXTURE_PACK),
         "STATE_PATH": str(tmp_path / "state.sqlite3"),
         "REPORT_DIR": str(tmp_path / "reports"),
         "HSS_MAX_IN_FLIGHT": "2",

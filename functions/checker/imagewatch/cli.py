@@ -23,12 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"imagewatch {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"imagewatch.commands.{name}").add_parser(sub)
     emulator = sub.add_parser("emulator", help="serve a local HSS emulator on 127.0.0.1", add_help=False)
     emulator.set_defaults(handler=None)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (``pip install``/``-e .``), else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imagewatch")
+    except PackageNotFoundError:  # run from a source tree (PYTHONPATH), not installed
+        from imagewatch import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,20 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a terminal wants the result, not run logs
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a terminal wants the result (-v for logs)
     if argv[:1] == ["emulator"]:
         from imagewatch.emulator.cli import main as emulator_main
 
         return emulator_main(argv[1:])
     args = build_parser().parse_args(argv)
-    from imagewatch.alerts.store import StateStoreError
-    from imagewatch.hss.errors import HssError
+    from imagewatch.commands.exit_codes import MEANING, exit_code_for_error
 
     try:
         return args.handler(args)
-    except (ValueError, OSError, StateStoreError, HssError) as exc:  # each says what and where
-        print(f"imagewatch {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # settings, files, HSS, the ledger: each error says what and where
+        code = exit_code_for_error(exc)
+        if code is None:
+            raise  # a bug: its traceback is the useful output
+        print(f"imagewatch {args.command}: {exc} (exit {int(code)}: {MEANING[code]})", file=sys.stderr)
+        return int(code)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,6 +24,7 @@ from imagewatch.alerts.routing import channels_for
 from imagewatch.alerts.store import StateStore
 from imagewatch.events import check_target, parse_event
 from imagewatch.hss.factory import build_client
+from imagewatch.hss.paging import Listing
 from imagewatch.report.sink import LocalReportSink, ReportSink
 from imagewatch.run import RunDeps, check
 from imagewatch.secret_settings import overlay
@@ -115,9 +116,15 @@ def fetch_deadline(remaining_ms: int, now: float) -> float:
     return now + max(0.0, remaining - margin)
 
 
-def handle(event: object, env: Mapping[str, str], *, deadline: float | None = None) -> dict[str, Any]:
+def handle(
+    event: object,
+    env: Mapping[str, str],
+    *,
+    deadline: float | None = None,
+    progress: Callable[[Listing], None] | None = None,
+) -> dict[str, Any]:
     """Parse, wire, run, close: returns the run summary. ``deadline`` (``time.monotonic()``) bounds
-    fetching; a run stopped by it resolves nothing and says so."""
+    fetching; a run stopped by it resolves nothing and says so. ``progress``: the CLI's progress line."""
     request = parse_event(event)
     env = target_env(overlay(env), request.target)
     settings = Settings.from_env(env)
@@ -128,7 +135,7 @@ def handle(event: object, env: Mapping[str, str], *, deadline: float | None = No
                "dry_run": request.dry_run, "settings": settings.redacted()},
     )  # fmt: skip
     deps = build_deps(settings, env)
-    deps.deadline = deadline
+    deps.deadline, deps.progress = deadline, progress
     try:
         summary = check(request, deps)
     except Exception:

@@ -12,10 +12,11 @@ failed or interrupted send is due again next run).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec import Struct, field, structs
 
@@ -33,6 +34,8 @@ from imagewatch.alerts.merge import Batch, Merged, merge_ledger
 from imagewatch.alerts.store import LeaseHeldError, StateStore
 from imagewatch.hss.client import HssClient
 from imagewatch.hss.errors import HssError
+from imagewatch.hss.model import Image
+from imagewatch.hss.paging import Listing
 from imagewatch.plan import PlannedQuery, plan
 from imagewatch.policy import EvaluationResult, Evaluator, LoadResult, Policy, load_policies
 from imagewatch.report.run_report import ViolationReport, render_json, report_key
@@ -41,6 +44,8 @@ from imagewatch.request import RunRequest
 from imagewatch.settings import Settings
 from imagewatch.violation import SEVERITIES, Violation
 from imagewatch.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 INVALID_POLICY_ID = "imagewatch.invalid-policy"  # reserved: a policy file that failed to load
 INVALID_POLICY_TITLE = "Policy file is invalid and was skipped"
@@ -58,6 +63,7 @@ class RunDeps(Struct):
     reports: ReportSink
     clock: Callable[[], float] = time.time
     deadline: float | None = None  # time.monotonic() by which fetching must stop (the time budget)
+    progress: Callable[[Listing], None] | None = None  # told after each page (the CLI's progress line)
 
 
 class QueryOutcome(Struct):
@@ -83,6 +89,15 @@ class Findings(Struct):
     queries: list[QueryOutcome] = field(default_factory=list)
     evaluations: list[EvaluationResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    records_read: int | None = None  # distinct records, when one listing held every other (else counted)
+
+
+class ReadCounter(Protocol):
+    """Counts what the run read (the workspace does): records and images, each once."""
+
+    def saw(self, image: Image) -> None: ...
+
+    def saw_image(self, image: Image) -> None: ...
 
 
 def _iso(seconds: float) -> str:
@@ -127,14 +142,20 @@ def fetch_and_evaluate(
     now_ms: int,
     deadline: float | None,
     found: Callable[[Violation], None],
+    progress: Callable[[Listing], None] | None = None,
+    seen: Callable[[Image], None] | None = None,
 ) -> tuple[QueryOutcome, EvaluationResult]:
-    """Stream one listing through its policies into ``found``; neither images nor violations are kept."""
+    """Stream one listing through its policies into ``found`` (and each record into ``seen``, which
+    counts what the run read); neither images nor violations are kept."""
     outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
     evaluator = Evaluator(list(planned.policies), now_ms, sink=found)
     listing = hss.list_images(planned.query, deadline=deadline)
+    listing.progress = progress
+    add, saw = evaluator.add, seen or _ignore
     try:
         for image in listing:
-            evaluator.add(image)
+            add(image)
+            saw(image)
     except HssError as exc:
         outcome.problems.append(str(exc))
     stats = listing.stats
@@ -156,14 +177,27 @@ def find_violations(
     now_ms: int,
     deadline: float | None,
     found: Callable[[Violation], None],
+    progress: Callable[[Listing], None] | None = None,
+    reads: ReadCounter | None = None,
 ) -> Findings:
     """Plan, fetch and evaluate every query, each violation handed to ``found`` as it is met; broken
-    policy files count as violations too."""
+    policy files count as violations too. ``reads`` counts the distinct records and images read: when
+    one listing holds every other (a query without filters), only it is counted, and its records are
+    distinct already; otherwise every listing is."""
     findings = Findings({INVALID_POLICY_ID})
     for violation in invalid_policy_violations(loaded.errors):
         found(violation)
-    for planned in plan(policies, enterprise_project):
-        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline, found)
+    planned_queries = plan(policies, enterprise_project)
+    widest = covering_query(planned_queries)
+    for planned in planned_queries:
+        seen = None
+        if reads is not None and widest is None:
+            seen = reads.saw
+        elif reads is not None and planned is widest:
+            seen = reads.saw_image
+        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline, found, progress, seen)
+        if planned is widest:
+            findings.records_read = outcome.images
         findings.queries.append(outcome)
         findings.evaluations.append(result)
         for violation in result.violations:  # fleet rules: one each, known once the listing ended
@@ -178,8 +212,64 @@ def find_violations(
     return findings
 
 
+def covering_query(queries: Sequence[PlannedQuery]) -> PlannedQuery | None:
+    """The listing every other one is a part of: no filter but an enterprise project that the others
+    share (or ``all_granted_eps``), so a record another query reads, it reads too. None when every
+    query filters (each policy selects): then the run counts the union."""
+    for planned in queries:
+        filters = planned.query.filters()
+        project = filters.pop("enterprise_project_id", None) or "0"
+        if filters:
+            continue
+        if project == "all_granted_eps" or all(
+            (q.query.enterprise_project_id or "0") == project for q in queries
+        ):
+            return planned
+    return None
+
+
+def log_warnings(warnings: Sequence[str], settings: Settings) -> None:
+    """Each warning in the log too, at WARNING: a run that says "ok" while doing less than meant says
+    why. The enterprise-project note stays in the summary only: it is a standing fact of every run that
+    leaves the variable unset, not a fault, and would repeat in every log of such a deployment."""
+    from imagewatch.misconfiguration import enterprise_project_warnings
+
+    standing = set(enterprise_project_warnings(settings))
+    for warning in warnings:
+        if warning not in standing:
+            log.warning(warning)
+
+
+def _ignore(image: Image) -> None:
+    return None
+
+
+def fleet_rules(policies: Sequence[Policy], found: Findings) -> list[dict[str, Any]]:
+    """Every fleet rule's figure, passing or not (a passing 7.5% is news too), for the summary."""
+    by_id = {p.id: p for p in policies}
+    rules = []
+    for result in found.evaluations:
+        for figure in result.fleet:
+            policy = by_id.get(figure.policy_id)
+            incomplete = "" if figure.policy_id in found.judged else " (on an incomplete read)"
+            rules.append(
+                {
+                    "policy_id": figure.policy_id,
+                    "title": policy.title if policy else figure.policy_id,
+                    "severity": policy.severity if policy else None,
+                    "passed": figure.passed,
+                    "value": figure.figure,
+                    "threshold": figure.threshold,
+                    "numerator": figure.count,
+                    "denominator": figure.total,
+                    "text": figure.text + incomplete,
+                }
+            )
+    return rules
+
+
 def note_dict(report: Any) -> dict[str, Any]:
-    return {**report.exemption.to_dict(), "subjects": list(report.subjects)}
+    return {**report.exemption.to_dict(), "subjects": list(report.subjects), "labels": list(report.labels)}
 
 
 def exemption_notes(evaluations: Sequence[EvaluationResult]) -> list[str]:
@@ -355,6 +445,8 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 now_ms,
                 deps.deadline,
                 work.add,
+                deps.progress,
+                work,
             )
 
             # 5. reconcile: the ledger and the findings merged in fingerprint order, written before
@@ -402,6 +494,7 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
             summary = summarize(
                 request, deps, started, policies, loaded, found, work, merged, notifier, errors
             )
+            log_warnings(summary["warnings"], deps.settings)
         except BaseException:
             if report is not None:
                 report.abort()
@@ -427,8 +520,12 @@ def summarize(
     errors: list[str],
 ) -> dict[str, Any]:
     """The run summary the handler returns (and the report starts from)."""
+    from imagewatch.misconfiguration import warnings_for  # at run time: not on the cold start's path
+
     by_rank = work.by_severity()
     by_severity = {sev: n for rank, sev in enumerate(SEVERITIES) if (n := by_rank.get(rank, 0))}
+    counted_records, images = work.read_counts()
+    records_read = counted_records if found.records_read is None else found.records_read
     return {
         "run_id": request.run_id,
         "action": request.action,
@@ -444,8 +541,12 @@ def summarize(
             "invalid": [str(error) for error in loaded.errors],
         },
         "queries": [q.to_dict() for q in found.queries],
+        # records read, summed over the queries (a record two queries read counts twice): the work done
         "images_evaluated": sum(q.images for q in found.queries),
+        "records_read": records_read,  # distinct records (an image on a host), over all queries
+        "images": images,  # distinct images (as an image subject names one), over all queries
         "violations": {"total": sum(by_severity.values()), "by_severity": by_severity},
+        "fleet_rules": fleet_rules(policies, found),
         "new": merged.new,
         "resolved": merged.resolved,
         "still_open": merged.still_open,
@@ -457,6 +558,7 @@ def summarize(
         },
         "problems": found.problems,
         "errors": errors,
+        "warnings": warnings_for(deps.settings, deps.channels),
         "status": run_status(found.queries, errors),
     }
 
@@ -496,6 +598,8 @@ def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         notifier.send(channel, DigestCollector({}), None, int(started * 1000), test=True)
     tally = notifier.tally()
     errors = [] if deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
+    from imagewatch.misconfiguration import channel_warnings
+
     return {
         "run_id": request.run_id,
         "action": request.action,
@@ -503,5 +607,6 @@ def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         "target": deps.settings.target,
         "notifications": tally,
         "errors": errors,
+        "warnings": channel_warnings(deps.settings, deps.channels),  # a misspelt WEBHOOK_URL, a look-alike
         "status": "ok" if not errors and tally["failed"] == 0 else "failed",
     }

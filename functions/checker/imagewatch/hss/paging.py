@@ -18,7 +18,7 @@ budget running out — is reported in ``problems`` and must resolve nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,7 @@ class Listing:
         self.record_errors: list[RecordError] = []  # the first MAX_RECORD_ERRORS kept; all counted
         self.record_error_count = 0
         self.problems: list[str] = []
+        self.progress: Callable[[Listing], None] | None = None  # told after each page is counted
         self.finished = False
         self._changed_total: int | None = None
         self._identities = IdentityTally()
@@ -229,4 +230,6 @@ class Listing:
         for image in kept:
             self._identities.add(image.identity)
             self._clipped_identities += image.identity_clipped
+        if self.progress is not None:
+            self.progress(self)
         return kept
