@@ -22,7 +22,6 @@ from imagewatch.doctor_checks import (
     inspect_location,
     ledger_file_check,
     misspelled,
-    platform_lookalike,
     policies_check,
     region_check,
     render_text,
@@ -33,6 +32,7 @@ from imagewatch.doctor_checks import (
     verdict,
 )
 from imagewatch.hss.errors import HssApiError, HssTransportError
+from imagewatch.misconfiguration import platform_lookalike
 from imagewatch.settings import Settings
 from imagewatch.standins.chat import BEHAVIOURS
 
@@ -192,9 +192,9 @@ def test_enterprise_project_unset_warns_with_both_figures() -> None:
 def test_a_loopback_stand_in_of_each_platform_looks_like_it(platform: str) -> None:
     """The stand-ins serve each platform's path on 127.0.0.1: not recognised, but recognisable."""
     url = f"http://127.0.0.1:8080{BEHAVIOURS[platform]().path('tok')}"
-    lookalike = platform_lookalike(url)
-    assert lookalike is not None  # and names the same module (lark is served by feishu's)
-    assert platform_for(url, lookalike) is platform_for(url, platform)
+    like = platform_lookalike(url)  # the run's rule, which the doctor shares
+    assert like is not None  # and names the same module (lark is served by feishu's)
+    assert platform_for(url, like[0]) is platform_for(url, platform)
     assert platform_for(url).NAME == "generic"
 
 

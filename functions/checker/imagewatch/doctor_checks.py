@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from msgspec import Struct
 
@@ -37,18 +36,6 @@ KNOWN_REGIONS = frozenset(
     }
 )  # fmt: skip
 
-# Every variable of the configuration contract (docs and ``Settings.from_env``): a set variable that is
-# not one of these but close to one is probably a typo (``WEBHOOK_ULR``).
-KNOWN_SETTINGS = frozenset(
-    {
-        "HSS_REGION", "HSS_ENDPOINT", "HSS_PROJECT_ID", "HSS_ENTERPRISE_PROJECT_ID", "HSS_AK", "HSS_SK",
-        "HSS_SECURITY_TOKEN", "HSS_AUTH_TOKEN", "HSS_IAM_USER", "HSS_IAM_PASSWORD", "HSS_IAM_DOMAIN",
-        "HSS_IAM_ENDPOINT", "HSS_ENDPOINT_ALLOWLIST", "HSS_MAX_IN_FLIGHT", "HSS_MAX_RPS", "POLICY_PATH",
-        "POLICY_S3_URI", "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_PLATFORM", "WEBHOOK_HOST_ALLOWLIST",
-        "CHANNELS_FILE", "CHANNELS_JSON", "STATE_TABLE", "STATE_PATH", "LEDGER_TTL_DAYS",
-        "REPORT_BUCKET", "REPORT_PREFIX", "REPORT_DIR", "REPORT_LINK_TTL_SECONDS", "SETTINGS_SECRET",
-    }
-)  # fmt: skip
 
 CREDENTIAL_KINDS = {
     "aksk": ("AK/SK", "HSS_AK + HSS_SK"),
@@ -100,12 +87,11 @@ def credential_kind(settings: Settings) -> str:
 
 
 def misspelled(names: Iterable[str], wanted: str) -> str | None:
-    """A set variable that is not a setting but is spelled almost like ``wanted``, or None."""
-    import difflib
+    """A set variable that is not a setting but is spelled like ``wanted``, or None: the run's own rule
+    (``settings.near_misses``), so the doctor and a run's warnings never disagree."""
+    from imagewatch.settings import CONTRACT, near_misses
 
-    unknown = sorted(name for name in names if name not in KNOWN_SETTINGS and name.isupper())
-    close = difflib.get_close_matches(wanted, unknown, n=1, cutoff=0.8)
-    return close[0] if close else None
+    return next((name for name, _ in near_misses(names, CONTRACT, [wanted])), None)
 
 
 def settings_ok(settings: Settings) -> Check:
@@ -296,28 +282,6 @@ def enterprise_project_check(
 
 # -- channels -----------------------------------------------------------------------------------------
 
-# What a platform's webhook looks like, by host words and by path shape: a URL that looks like one of
-# these but was not recognised (a proxy, a mirror, a loopback stand-in) is posted as generic JSON.
-_LOOKS_LIKE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("slack", ("slack",), ("/services/",)),
-    ("feishu", ("feishu", "larksuite"), ("/open-apis/bot/",)),
-    ("dingtalk", ("dingtalk",), ("/robot/send",)),
-    ("wecom", ("weixin.qq", "wecom", "work.weixin"), ("/cgi-bin/webhook/send",)),
-    ("discord", ("discord",), ("/api/webhooks/",)),
-    ("googlechat", ("chat.googleapis",), ("/v1/spaces/",)),
-    ("teams", ("office.com", "logic.azure", "powerplatform", "teams"), ("/webhookb2/", "/workflows/")),
-)
-
-
-def platform_lookalike(url: str) -> str | None:
-    """The platform whose webhooks ``url`` resembles (host words or path shape), or None."""
-    parts = urlsplit(url)
-    host, path = (parts.hostname or "").lower(), parts.path
-    for platform, words, paths in _LOOKS_LIKE:
-        if any(word in host for word in words) or any(path.startswith(p) or p in path for p in paths):
-            return platform
-    return None
-
 
 class ChannelView(Struct, frozen=True):
     """A configured channel as the doctor may show it: no URL, only its host."""
@@ -330,8 +294,10 @@ class ChannelView(Struct, frozen=True):
 
 def channel_view(name: str, platform: str, url: str, explicit_platform: bool) -> ChannelView:
     """``lookalike`` only for a generic channel whose platform was recognised, not chosen."""
-    lookalike = platform_lookalike(url) if platform == "generic" and not explicit_platform else None
-    return ChannelView(name, platform, host_key(url), lookalike)
+    from imagewatch.misconfiguration import platform_lookalike  # the run's rule: one for both
+
+    like = platform_lookalike(url) if platform == "generic" and not explicit_platform else None
+    return ChannelView(name, platform, host_key(url), like[0] if like else None)
 
 
 def channels_check(views: Sequence[ChannelView], env_names: Iterable[str] = ()) -> Check:

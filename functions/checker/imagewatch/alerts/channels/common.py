@@ -20,7 +20,8 @@ from imagewatch.retry import parse_retry_after
 from imagewatch.violation import SEVERITY_ORDER
 
 P = TypeVar("P")
-TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
+# Item kinds as every platform tags them: alerts (new, reminder, overdue, resolved) and summary items (open).
+TAGS = {"new": "NEW", "reminder": "STILL OPEN", "overdue": "OVERDUE", "resolved": "RESOLVED", "open": "OPEN"}
 MAX_ANSWER_BYTES = 65536  # what delivery reads of an answer at most
 MAX_PROBLEMS = 5  # problems and notes are said in every digest; a handful is enough, the report has all
 JsonDict = dict[str, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from imagewatch.alerts.channels.common import TAGS
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, fit
 from imagewatch.alerts.text import clean, defuse
@@ -23,7 +24,6 @@ HEADER_CHARS = 150
 SECTION_CHARS = 3000
 ITEM_CHARS = 900
 FIXED_BLOCKS = 7  # header, summary, mentions, problems, notes, divider, closing context
-TAGS = {"new": "NEW", "reminder": "STILL OPEN", "resolved": "RESOLVED"}
 
 
 def matches(url: str) -> bool:
