@@ -80,17 +80,21 @@ def test_a_page_is_counted_once() -> None:
 
 def test_the_identity_tally_counts_far_repeats_in_memory_and_when_spilled(tmp_path, monkeypatch) -> None:
     """Past its memory bound the tally spills to a temporary file and counts the same (issue 13:
-    memory bounded at any inventory size); the file is gone once counted."""
+    memory bounded at any inventory size); the file is gone once closed."""
     import tempfile
 
-    from imagewatch.hss.dedup import IdentityTally
+    from imagewatch.hash_tally import HashTally
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     identities = [f"img{n}@h{n % 7}" for n in range(1_000)] + [f"img{n}@h{n % 7}" for n in range(0, 370, 10)]
-    small, big = IdentityTally(in_memory=100), IdentityTally()
+    small, big = HashTally(in_memory=100), HashTally()
     for identity in identities:
-        small.add(identity)
-        big.add(identity)
+        small.add(hash(identity))
+        big.add(hash(identity))
     assert any(tmp_path.iterdir())  # the small one spilled
     assert small.repeats() == big.repeats() == 37
+    assert small.distinct() == big.distinct() == 1_000
+    assert (small.added, big.added) == (1_037, 1_037)
+    small.close()
+    big.close()
     assert list(tmp_path.iterdir()) == []

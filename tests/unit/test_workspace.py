@@ -107,3 +107,6 @@ def test_records_and_images_read_by_several_queries_count_once(
         assert work.read_counts() == (6, 3)
         work.saw(fleet[0].__copy__())  # the same record again, as another object
         assert work.read_counts() == (6, 3)
+        spilled = len(list(tmp_path.iterdir())) > 1  # the workspace file, and the tallies' spill files
+        assert spilled == (held < 6)
+    assert list(tmp_path.iterdir()) == []  # every file gone with the workspace

@@ -11,7 +11,7 @@ page cache and the write batch (docs/deployment.md, "Sizing").
 
 It also counts what the run read: distinct records and distinct images (the summary's
 ``records_read`` and ``images``; a record two queries read is one record). Only an 8-byte hash of each
-is kept (``HashTally``): in memory up to ``SEEN_IN_MEMORY`` of them, then in this file.
+is kept (``HashTally``): in memory up to ``SEEN_IN_MEMORY`` of them, then in a file beside this one.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import contextlib
 import os
 import sqlite3
 import tempfile
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import msgspec
 
 from imagewatch.alerts.ledger import LedgerEntry
+from imagewatch.hash_tally import HashTally
 from imagewatch.hss.model import Image
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
@@ -34,8 +34,7 @@ BATCH = 2_000  # findings buffered before one executemany
 HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
 CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
 _SEP = "\x1f"
-SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before they go to the file: 1 MiB
-_SEEN_BUCKETS = 256
+SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before compacting, then spilling: 1 MiB
 
 _FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp, rowid"
 _FOUND_WORST_FIRST = "SELECT fp, data FROM found ORDER BY rank, policy_id, subject, fp, rowid"
@@ -79,11 +78,11 @@ class Workspace:
                               PRIMARY KEY (channel, fp)) WITHOUT ROWID;
             CREATE TABLE folded (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE fold_sources (fp TEXT PRIMARY KEY) WITHOUT ROWID;
-            CREATE TABLE seen (kind INTEGER, h INTEGER);
             """
         )
-        self._records = HashTally(self, 0)  # records read (Image.identity)
-        self._images = HashTally(self, 1)  # images read (as an image subject names one)
+        # each in a spill file of its own beside this one, should it outgrow SEEN_IN_MEMORY
+        self._records = HashTally(SEEN_IN_MEMORY, self.path.parent)  # records read (Image.identity)
+        self._images = HashTally(SEEN_IN_MEMORY, self.path.parent)  # images read (as subjects name them)
         self._found: list[tuple[str, int, str, str, bytes]] = []
         self._hosts: list[tuple[str, str, str]] = []
         self._seen: set[str] = set()  # fingerprints already buffered or written (bounded below)
@@ -96,6 +95,8 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
+        self._records.close()
+        self._images.close()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
         for suffix in ("", "-journal", "-wal", "-shm"):
@@ -136,7 +137,7 @@ class Workspace:
 
     def read_counts(self) -> tuple[int, int]:
         """(distinct records, distinct images) seen so far."""
-        return self._records.count(), self._images.count()
+        return self._records.distinct(), self._images.distinct()
 
     def add_all(self, violations: Iterable[Violation]) -> None:
         for violation in violations:
@@ -285,54 +286,6 @@ class Workspace:
 
     def folded_sources(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM fold_sources").fetchone()[0])
-
-
-class HashTally:
-    """Distinct 64-bit hashes counted exactly, in bounded memory: held in 256 arrays by their low byte;
-    when ``SEEN_IN_MEMORY`` are held each array drops its repeats, and if half the bound is still held
-    they go to the workspace file, where ``COUNT(DISTINCT)`` counts them with a disk-backed sort.
-    Python's 64-bit string hash makes a collision among 2,000,000 values about a 1-in-10-million event,
-    and it would undercount by one."""
-
-    __slots__ = ("_buckets", "_kind", "_work", "held", "spilled")
-
-    def __init__(self, work: Workspace, kind: int) -> None:
-        self._work, self._kind = work, kind
-        self._buckets = [array("q") for _ in range(_SEEN_BUCKETS)]
-        self.held = 0
-        self.spilled = False
-
-    def add(self, value: int) -> None:
-        self._buckets[value & (_SEEN_BUCKETS - 1)].append(value)
-        self.held += 1
-        if self.held >= SEEN_IN_MEMORY:
-            self._compact()
-
-    def _compact(self) -> None:
-        held = 0
-        for index, bucket in enumerate(self._buckets):
-            if len(bucket) > 1:
-                bucket = self._buckets[index] = array("q", set(bucket))
-            held += len(bucket)
-        self.held = held
-        if held >= SEEN_IN_MEMORY // 2:
-            self._spill()
-
-    def _spill(self) -> None:
-        kind = self._kind
-        with self._work.transaction():
-            for bucket in self._buckets:
-                self._work._db.executemany("INSERT INTO seen VALUES (?, ?)", ((kind, h) for h in bucket))
-                del bucket[:]
-        self.held = 0
-        self.spilled = True
-
-    def count(self) -> int:
-        if not self.spilled:
-            return sum(len(set(bucket)) for bucket in self._buckets)
-        self._spill()
-        query = "SELECT COUNT(DISTINCT h) FROM seen WHERE kind = ?"
-        return int(self._work._db.execute(query, (self._kind,)).fetchone()[0])
 
 
 class _SortedLookup:

@@ -11,14 +11,7 @@ been seen: memory follows the pages in flight, never the inventory.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from array import array
-from typing import Any
-
 from imagewatch.hss.model import Image
-
-HASH_BUCKETS = 256
 
 
 class DedupWindow:
@@ -70,72 +63,3 @@ class DedupWindow:
         span = self.span
         for index in [i for i in self._seen if all(self._done(j) for j in range(i - span, i + span + 1))]:
             del self._seen[index]
-
-
-class IdentityTally:
-    """Every identity a listing kept, as an 8-byte hash: finds the repeats ``DedupWindow`` cannot see
-    (more than its span apart), without keeping the identities.
-
-    A hostile or broken server can repeat records far apart (pages that ignore the offset); with
-    ``total_num`` unchanged, each repeat hides a record that was not read. Up to ``in_memory`` hashes
-    (2 MiB) are kept in 256 arrays by their low byte, so the count needs one bucket's set at a time;
-    past that they spill to a temporary SQLite file, which counts them with a disk-backed sort: memory
-    stays bounded at any inventory size (docs/hss.md). Python's string hash is 64-bit: a collision
-    among 2,000,000 identities has odds of about 1 in 10 million, and would only make a read look
-    incomplete (nothing resolves), never complete.
-    """
-
-    def __init__(self, in_memory: int = 262_144) -> None:
-        self._buckets = [array("q") for _ in range(HASH_BUCKETS)]
-        self._held = 0
-        self._in_memory = in_memory
-        self._spill: Any = None  # a sqlite3 connection, once the hashes no longer fit
-        self._spill_path: str | None = None
-
-    def add(self, identity: str) -> None:
-        key = hash(identity)
-        self._buckets[key & (HASH_BUCKETS - 1)].append(key)
-        self._held += 1
-        if self._held >= self._in_memory:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Move the held hashes to the spill file (opened on first use)."""
-        if self._spill is None:
-            import sqlite3
-            import tempfile
-
-            handle, self._spill_path = tempfile.mkstemp(prefix="imagewatch-ids-", suffix=".sqlite3")
-            os.close(handle)
-            self._spill = sqlite3.connect(self._spill_path, isolation_level=None)
-            self._spill.executescript(
-                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;"
-                " CREATE TABLE h (k INTEGER)"
-            )
-        self._spill.execute("BEGIN")
-        for bucket in self._buckets:
-            self._spill.executemany("INSERT INTO h VALUES (?)", ((key,) for key in bucket))
-            del bucket[:]
-        self._spill.execute("COMMIT")
-        self._held = 0
-
-    def repeats(self) -> int:
-        """How many identities were added more than once (each extra copy counts one)."""
-        if self._spill is None:
-            return sum(len(bucket) - len(set(bucket)) for bucket in self._buckets)
-        try:
-            self._flush()
-            total, distinct = self._spill.execute("SELECT COUNT(*), COUNT(DISTINCT k) FROM h").fetchone()
-            return int(total - distinct)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Drop the spill file, if there is one."""
-        if self._spill is not None:
-            self._spill.close()
-            self._spill = None
-        if self._spill_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._spill_path)
-            self._spill_path = None

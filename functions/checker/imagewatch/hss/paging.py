@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
+from imagewatch.hash_tally import HashTally
 from imagewatch.hss.budget import Budget
-from imagewatch.hss.dedup import DedupWindow, IdentityTally
+from imagewatch.hss.dedup import DedupWindow
 from imagewatch.hss.errors import InventoryTooLargeError, ListingStopped, RecordError
 from imagewatch.hss.model import Image
 from imagewatch.hss.offsets import OffsetPlan
@@ -73,7 +74,9 @@ class Listing:
         self.progress: Callable[[Listing], None] | None = None  # told after each page is counted
         self.finished = False
         self._changed_total: int | None = None
-        self._identities = IdentityTally()
+        # Every identity kept, as a hash: a repeat further apart than the dedup window can see (a server
+        # ignoring the offset) hides a record that was not read while total_num stays unchanged.
+        self._identities = HashTally()
         self._clipped_identities = 0
 
     @property
@@ -228,7 +231,7 @@ class Listing:
         kept, dropped = window.keep(index, page.images)
         stats.duplicates += dropped
         for image in kept:
-            self._identities.add(image.identity)
+            self._identities.add(hash(image.identity))
             self._clipped_identities += image.identity_clipped
         if self.progress is not None:
             self.progress(self)
