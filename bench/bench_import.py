@@ -3,7 +3,8 @@ alone, and what the handler imports that a run does not need.
 
     python bench/bench_import.py [--runs N]
 
-Each figure is the best of N fresh interpreters timing one import statement, the cases taking turns.
+Each figure is the best of N fresh interpreters timing one import statement, the cases taking turns;
+the ratio is the median of each round's (as deployed / dependencies alone).
 "As deployed" is the package as functions/checker/Makefile builds it for sam build — copied without
 its local-only parts and compiled ahead of time (hash-unchecked .pyc) — with the packages that are
 in .venv but not in functions/checker/requirements.txt blocked: httpx imports its optional command
@@ -22,6 +23,7 @@ import importlib.metadata
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,17 +83,32 @@ def _script(statement: str, blocked: list[str], root: Path = CHECKER) -> str:
     )
 
 
-def time_imports(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -> list[float]:
-    """Seconds for each (statement, root) in a fresh interpreter, best of ``runs``. The cases take
-    turns, round after round, so that a slow spell of the machine hits every one of them alike."""
-    best = [float("inf")] * len(cases)
+def time_rounds(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -> list[list[float]]:
+    """Seconds for each (statement, root) in a fresh interpreter, ``runs`` rounds: one list of the
+    cases' times per round. The cases take turns, round after round, so that a slow spell of the
+    machine hits every one of them alike."""
+    rounds = []
     for _ in range(runs):
-        for i, (statement, root) in enumerate(cases):
+        times = []
+        for statement, root in cases:
             done = subprocess.run(
                 [PYTHON, "-c", _script(statement, blocked, root)], capture_output=True, text=True, check=True
             )
-            best[i] = min(best[i], float(done.stdout.strip().splitlines()[-1]))
-    return best
+            times.append(float(done.stdout.strip().splitlines()[-1]))
+        rounds.append(times)
+    return rounds
+
+
+def time_imports(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -> list[float]:
+    """Each case's best of ``runs`` (``time_rounds``)."""
+    return [min(column) for column in zip(*time_rounds(cases, blocked, runs), strict=True)]
+
+
+def median_ratio(rounds: list[list[float]], numerator: int, denominator: int) -> float:
+    """The median over rounds of one case's time over another's in the same round. On a shared VM
+    whose speed drifts, the best times of two cases can come from different spells (the ratio of the
+    minima moved between 1.05x and 1.24x in one evening); a round's two imports are seconds apart."""
+    return statistics.median(times[numerator] / times[denominator] for times in rounds)
 
 
 def import_tree(blocked: list[str]) -> list[Entry]:
@@ -146,6 +163,7 @@ def not_deployed(tree: list[Entry]) -> list[str]:
 @dataclass(frozen=True)
 class ImportResult:
     app_s: float  # as deployed: precompiled bytecode, pinned packages only
+    ratio: float  # app over dependencies alone, the median of the rounds' ratios
     app_no_bytecode_s: float  # the same without precompiled bytecode (SAM's default builder)
     deps_s: float
     app_venv_s: float
@@ -162,7 +180,7 @@ def run(runs: int = RUNS) -> ImportResult:
     deps = direct_dependencies(tree)
     deployed, source_only = deployed_copy(), deployed_copy(bytecode=False)
     try:
-        app_s, deps_s, app_no_bytecode_s = time_imports(
+        rounds = time_rounds(
             [
                 ("import app", deployed),
                 ("import " + ", ".join(deps), CHECKER),
@@ -172,6 +190,8 @@ def run(runs: int = RUNS) -> ImportResult:
             blocked,
             runs,
         )
+        app_s, deps_s, app_no_bytecode_s = (min(column) for column in zip(*rounds, strict=True))
+        ratio = median_ratio(rounds, 0, 1)
     finally:
         shutil.rmtree(deployed, ignore_errors=True)
         shutil.rmtree(source_only, ignore_errors=True)
@@ -189,7 +209,9 @@ def run(runs: int = RUNS) -> ImportResult:
     ]
     third = [e for e in tree if _ours(e.importer) and not _ours(e.name) and e.name.split(".")[0] in deps]
     heaviest += [f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})" for e in third]
-    return ImportResult(app_s, app_no_bytecode_s, deps_s, app_venv_s, deps, blocked, findings, heaviest)
+    return ImportResult(
+        app_s, ratio, app_no_bytecode_s, deps_s, app_venv_s, deps, blocked, findings, heaviest
+    )
 
 
 def main() -> int:
