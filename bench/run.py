@@ -11,7 +11,9 @@
 4. real fleets (most records violate): full handler runs of the shipped pack at 10,000, 100,000 and
    1,000,000 records, first and second run, the inventory read alone, issue 13's targets, and the
    issue's 100k seed-3 scenario through ``imagewatch run`` (bench_fleet.py; ``--fleet-sizes``);
-5. the handler's cold-start import time vs its third-party dependencies alone (bench_import.py).
+5. the handler's cold-start import time vs its third-party dependencies alone (bench_import.py);
+6. reading a year of hourly run history (8,760 records) for one target, SQLite and DynamoDB on moto
+   (bench_history.py).
 
     python bench/run.py --sections fleet --fleet-sizes 10000 100000   # a quick look at one section
 
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_eval
 import bench_fleet
+import bench_history
 import bench_import
 import bench_memory
 import bench_paging
@@ -232,6 +235,23 @@ def import_rows() -> tuple[list[Row], list[str]]:
     return rows, notes
 
 
+def history_rows() -> list[Row]:
+    print("== run history: a year of hourly records (8,760) for one target ==", flush=True)
+    rows: list[Row] = []
+    for result in bench_history.run():
+        print("  " + bench_history.describe(result), flush=True)
+        reads = f"{result.reads} Query calls" if result.reads else "one indexed range"
+        rows.append(
+            (
+                f"a year of hourly history, {result.store}",
+                f"{result.seconds * 1000:.0f} ms",
+                f"{reads}, {result.bytes / 1e6:.1f} MB ({result.bytes / result.records:.0f} B a record)",
+                "",
+            )
+        )
+    return rows
+
+
 def imports_section() -> list[Row]:
     rows, notes = import_rows()
     return rows + [("note", note, "", "") for note in notes]
@@ -244,8 +264,9 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "memory": memory_rows,
     "fleet": lambda: fleet_rows(FLEET_SIZES),
     "imports": imports_section,
+    "history": history_rows,
 }
-ORDER = ("memory", "fleet", "paging", "eval", "imports")
+ORDER = ("memory", "fleet", "paging", "eval", "imports", "history")
 ROWS_MARK = "@@rows "
 
 

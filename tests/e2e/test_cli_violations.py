@@ -147,7 +147,7 @@ def test_the_table_has_the_columns_a_person_reads(ran: Setup) -> None:
     done = imagewatch("violations", "--format", "table", "--severity", "high", env=ran.env)
     lines = done.stdout.splitlines()
     assert lines[0].split() == [
-        *("SEVERITY", "POLICY", "FIRST", "SEEN", "AGE", "NOTIFIED:ops", "NOTIFIED:sec", "LABEL")
+        *("SEVERITY", "POLICY", "FIRST", "SEEN", "AGE", "DUE", "NOTIFIED:ops", "NOTIFIED:sec", "LABEL")
     ]
     assert [line.split()[0] for line in lines[1:-1]] == ["critical"] * 2 + ["high"] * 3
     assert all(" ago " in line and "shop/" in line for line in lines[1:-1])

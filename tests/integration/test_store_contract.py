@@ -10,12 +10,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from imagewatch.alerts.dynamodb_store import DynamoDbStore
+from imagewatch.alerts.dynamodb_store import DynamoDbStore, history_item
 from imagewatch.alerts.ledger import ChannelRule, Delivery, LedgerEntry, due_alerts, mark_delivered, reconcile
 from imagewatch.alerts.sqlite_store import SqliteStore
 from imagewatch.alerts.store import ENTRY_FIELDS, LeaseHeldError, StateStore, StateStoreError, entry_to_row
+from imagewatch.history import RunRecord, encode_record
 from imagewatch.violation import Violation
-from support.moto_support import create_ledger_table
+from support.moto_support import create_ledger_table, ledger_items
 
 T = TypeVar("T")
 
@@ -324,3 +325,146 @@ def test_a_failing_query_is_a_state_store_error_naming_table_and_code(moto_serve
         StateStoreError, match="state table no-such-table: cannot read the ledger: ResourceNotFound"
     ):
         next(pages)
+
+
+# --- run history (issue 15): one record per (target, run), ascending, beside the ledger, never in it ----
+
+
+def run(at: int, target: str = "t", **fields: Any) -> RunRecord:
+    defaults: dict[str, Any] = {
+        "status": "ok",
+        "records": 12,
+        "images": 5,
+        "open_by_severity": {"critical": 1, "high": 3},
+        "new": 1,
+        "resolved": 2,
+        "overdue": 1,
+        "exempted": 0,
+        "duration_ms": 900,
+        "complete": True,
+        "fixed": {"high": [2, 7_200_000, 1]},
+    }
+    return RunRecord(at=at, target=target, **(defaults | fields))
+
+
+def test_history_round_trips_ascending_from_since_per_target(store: StateStore) -> None:
+    records = [run(at, new=at % 7) for at in (5_000, 1_000, 3_000, 2_000, 4_000)]
+    for record in records:
+        store.append_history(record)
+    store.append_history(run(2_500, target="other"))
+    assert list(store.history("t", 0)) == sorted(records, key=lambda r: r.at)
+    assert [r.at for r in store.history("t", 3_000)] == [3_000, 4_000, 5_000]  # since is inclusive
+    assert [r.at for r in store.history("t", 5_001)] == []
+    assert [r.at for r in store.history("other", 0)] == [2_500]
+    assert list(store.history("never-seen", 0)) == []
+
+
+def test_history_is_idempotent_per_target_and_run(store: StateStore) -> None:
+    """A retried write, or the same run landing twice, is one record (the later write wins)."""
+    store.append_history(run(1_000))
+    store.append_history(run(1_000))
+    store.append_history(run(1_000, resolved=9))
+    assert [(r.at, r.resolved) for r in store.history("t", 0)] == [(1_000, 9)]
+
+
+def test_history_pages_resume_where_they_stopped(store: StateStore) -> None:
+    for at in range(1, 24):
+        store.append_history(run(at * 3_600_000))
+    pages = store.history("t", 0, page_size=5)
+    assert [r.at for r in pages] == [at * 3_600_000 for at in range(1, 24)]
+    with pytest.raises(ValueError, match="page_size"):
+        store.history("t", 0, page_size=0)
+
+
+def test_history_is_never_in_the_ledger_scan_nor_touched_by_forget(store: StateStore) -> None:
+    fps = [hex_fp(i) for i in range(10)]
+    store.save("t", (entry(fp) for fp in fps))
+    for at in range(1, 40):
+        store.append_history(run(at))
+    store.set_marker("t", "m", "v")
+    backend = Backend(store)
+    assert [e.fingerprint for e in store.scan("t", page_size=4)] == sorted(fps)
+    assert sum(items for items, _ in backend.reads) <= len(fps) + 1  # the marker; no history item
+    store.forget("t", fps)
+    assert store.load("t") == {}
+    assert len(list(store.history("t", 0))) == 39
+
+
+def test_history_without_resolutions_or_sla_facts_round_trips(store: StateStore) -> None:
+    bare = RunRecord(at=7, target="t", status="failed")
+    store.append_history(bare)
+    assert list(store.history("t", 0)) == [bare]
+
+
+def test_an_old_sqlite_file_without_history_gains_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE ledger (target TEXT NOT NULL, fingerprint TEXT NOT NULL, policy_id TEXT, subject TEXT,"
+        " severity TEXT, label TEXT, message TEXT, status TEXT, first_seen INTEGER, last_seen INTEGER,"
+        " resolved_at INTEGER, deliveries TEXT, PRIMARY KEY (target, fingerprint))"
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    assert list(store.history("t", 0)) == []
+    store.append_history(run(1))
+    assert [r.at for r in store.history("t", 0)] == [1]
+
+
+def test_dynamodb_history_items_have_their_own_partition_and_a_400_day_ttl(moto_server: Any) -> None:
+    dynamodb = moto_server.client("dynamodb")
+    table = create_ledger_table(dynamodb)
+    store = DynamoDbStore(table, dynamodb, ttl_days=30)
+    store.append_history(run(1_700_000_000_123))
+    [item] = dynamodb.scan(TableName=table)["Items"]
+    assert item["target"]["S"] == "#history#t"
+    assert item["fingerprint"]["S"] == "#001700000000123"
+    assert int(item["expires_at"]["N"]) == 1_700_000_000 + 400 * 86_400
+    assert len(item["record"]["S"]) < 400  # compact
+    assert ledger_items(dynamodb, table) == []  # the tests' own view of the ledger skips it too
+
+
+def test_dynamodb_history_is_one_projected_range_query(moto_server: Any) -> None:
+    dynamodb = moto_server.client("dynamodb")
+    store = DynamoDbStore(create_ledger_table(dynamodb), dynamodb)
+    for at in (10, 20, 30):
+        store.append_history(run(at))
+    requests: list[dict[str, Any]] = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: requests.append(params)
+    )
+    assert [r.at for r in store.history("t", 20)] == [20, 30]
+    [request] = requests
+    assert request["KeyConditionExpression"] == "#target = :t AND #key >= :from"
+    assert request["ExpressionAttributeValues"][":from"] == {"S": "#000000000000020"}
+    assert request["ProjectionExpression"] == "#record"
+    assert request["ExpressionAttributeNames"]["#record"] == "record"
+
+
+def test_a_failing_history_read_or_write_is_a_state_store_error(moto_server: Any) -> None:
+    store = DynamoDbStore("no-such-table", moto_server.client("dynamodb"))
+    with pytest.raises(StateStoreError, match="no-such-table: cannot read the run history: ResourceNotF"):
+        next(store.history("t", 0))
+    with pytest.raises(StateStoreError, match="no-such-table: cannot write the run history: ResourceNotF"):
+        store.append_history(run(1))
+
+
+def test_a_year_of_hourly_history_is_five_dynamodb_reads(moto_server: Any) -> None:
+    """8,760 hourly records for one target (seeded in batches), read back whole in 2,000-record
+    pages: five Query calls, nothing else. ``bench/bench_history.py`` prints the time it takes."""
+    dynamodb = moto_server.client("dynamodb")
+    table = create_ledger_table(dynamodb)
+    store = DynamoDbStore(table, dynamodb)
+    start, hour = 1_700_000_000_000, 3_600_000
+    year = [run(start + i * hour, new=i % 3) for i in range(8_760)]
+    for chunk in range(0, len(year), 25):
+        requests = [{"PutRequest": {"Item": history_item(r)}} for r in year[chunk : chunk + 25]]
+        dynamodb.batch_write_item(RequestItems={table: requests})
+    store.save("t", [entry(hex_fp(1))])
+    backend = Backend(store)
+    assert list(store.history("t", start)) == year
+    assert [items for items, _ in backend.reads] == [2_000, 2_000, 2_000, 2_000, 760]
+    assert len(encode_record(year[0])) < 400  # bytes a record costs in a page

@@ -80,7 +80,7 @@ class RunClock:
 
 # -- the store, failing on cue ----------------------------------------------------------------------
 
-STORE_POINTS = ("acquire", "load", "save", "save_after_send", "forget", "release")
+STORE_POINTS = ("acquire", "load", "save", "save_after_send", "forget", "release", "history")
 
 
 class InjectedStoreError(StateStoreError):
@@ -170,6 +170,13 @@ class FaultyStore:
     def forget(self, target: str, fingerprints: Iterable[str]) -> None:
         self._trip("forget")
         self.inner.forget(target, fingerprints)
+
+    def append_history(self, record: Any) -> None:
+        self._trip("history")
+        self.inner.append_history(record)
+
+    def history(self, target: str, since_ms: int, **kwargs: Any) -> Iterator[Any]:
+        return self.inner.history(target, since_ms, **kwargs)
 
     def close(self) -> None:
         self.inner.close()
@@ -345,8 +352,8 @@ class Harness:
 
 # -- reading what the stand-ins received ------------------------------------------------------------
 
-KINDS = {"NEW": "new", "STILL OPEN": "reminder", "RESOLVED": "resolved"}
-_TOKEN = re.compile(r"\b(NEW|STILL OPEN|RESOLVED)\b|soakmark-(\w+) (\S+) on (\S+) \.")
+KINDS = {"NEW": "new", "STILL OPEN": "reminder", "OVERDUE": "overdue", "RESOLVED": "resolved"}
+_TOKEN = re.compile(r"\b(NEW|STILL OPEN|OVERDUE|RESOLVED)\b|soakmark-(\w+) (\S+) on (\S+) \.")
 
 
 def marked_items(body: object) -> set[tuple[str, str, str, str]]:

@@ -24,6 +24,12 @@ Two outcomes are counted apart and documented in docs/faults.md rather than call
   channel recovered: the channel gets a second "new" for the new episode instead of "resolved" + "new"
   (or, when the new episode ended too, one "resolved" that closes what it was told).
 
+SLA clocks (``SLA``, ``SLA_SETTING``: hours, so the soak's days see them): an entry is due its
+severity's time to fix after the run that opened it; an ``overdue`` item is judged like a reminder —
+only for an open episode the channel was told, only past due, and once per episode (a second is a
+duplicate); at the end every open, overdue, wanted entry must have been said overdue to the channel.
+The summary's ``overdue`` count is checked against the model's.
+
 And one tally that must stay 0: **resolved lost after an injected crash** — a "new" the platform
 accepted in a crashed run, whose violation then cleared, never followed by "resolved". The ledger's
 mark before each send (``Delivery.attempted_at``) closes it; the tally guards that.
@@ -73,6 +79,8 @@ CHANNELS: dict[str, tuple[str, bool, str, tuple[str, ...], str | None]] = {
     "pager": ("dingtalk", True, "high", (), None),
 }
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+SLA_HOURS = {"critical": 12, "high": 30, "medium": None}  # the soak's SLA setting (medium: no clock)
+SLA_SETTING = ",".join(f"{sev}={h}h" if h else f"{sev}=none" for sev, h in SLA_HOURS.items())
 INTERVALS = {name: (6 * HOUR if spec[4] == "6h" else None) for name, spec in CHANNELS.items()}
 
 
@@ -161,6 +169,10 @@ class Entry:
     policy: str
     open: bool
     episode: int
+    due: float | None = None  # run-clock seconds (None: no clock)
+
+    def overdue(self, at: float) -> bool:
+        return self.open and self.due is not None and at > self.due
 
 
 @dataclass
@@ -171,6 +183,7 @@ class View:
     episode: int
     last_at: float
     from_crash: bool = False  # the "new" that opened it came from a digest whose confirmation was lost
+    overdue: bool = False  # told this episode became overdue
 
 
 @dataclass
@@ -215,8 +228,13 @@ class SoakModel:
                     f"run {index}: product (new, resolved, total) {said}, "
                     f"model {(new, resolved, len(run.found))}",
                 )
+            late = sum(1 for entry in self.ledger.values() if entry.overdue(run.at))
+            if summary.get("overdue", {}).get("total") != late:
+                said_late = summary.get("overdue")
+                self.fail("model mismatch", f"run {index}: product overdue {said_late}, model {late}")
         for channel, items in run.items.items():
-            for kind, fp in sorted(items, key=lambda item: ("new", "reminder", "resolved").index(item[0])):
+            order = ("new", "overdue", "reminder", "resolved")
+            for kind, fp in sorted(items, key=lambda item: order.index(item[0])):
                 self._judge(run, index, channel, kind, fp)
             if run.crashed_after == channel:
                 self.at_risk |= {(channel, fp, kind) for kind, fp in items}
@@ -233,7 +251,9 @@ class SoakModel:
             entry = self.ledger.get(fp)
             if entry is None or not entry.open:
                 policy = (run.truth_before.get(fp) or run.truth_after[fp])[0]
-                self.ledger[fp] = Entry(policy, True, (entry.episode + 1) if entry else 1)
+                hours = SLA_HOURS[POLICIES[policy][0]]
+                due = run.at + hours * HOUR if hours else None
+                self.ledger[fp] = Entry(policy, True, (entry.episode + 1) if entry else 1, due)
                 new += 1
         if run.complete:
             for fp, entry in self.ledger.items():
@@ -268,6 +288,15 @@ class SoakModel:
             else:
                 self.fail("duplicate", f"{where}: already told")
             self.views[(channel, fp)] = View(True, entry.episode, run.at)
+        elif kind == "overdue":
+            if view is None or not view.open or view.episode != entry.episode or not entry.overdue(run.at):
+                self.fail("false", f"{where}: overdue outside an overdue episode this channel was told of")
+            elif view.overdue and not risky:
+                self.fail("duplicate", f"{where}: became overdue twice")
+            elif view.overdue:
+                self.tallies["expected re-send after an injected crash"] += 1
+            if view is not None:
+                view.last_at, view.from_crash, view.overdue = run.at, False, True
         elif kind == "reminder":
             interval = INTERVALS[channel]
             if interval is None or view is None or not view.open or view.episode != entry.episode:
@@ -305,6 +334,8 @@ class SoakModel:
                 if fp in truth:
                     if view is None or not view.open:
                         self.fail("lost", f"{channel} was never told {fp} ({policy}) is open")
+                    elif self.ledger[fp].overdue(end - step) and not view.overdue:
+                        self.fail("lost", f"{channel} was never told {fp} ({policy}) became overdue")
                     elif INTERVALS[channel] and end - view.last_at >= INTERVALS[channel] + step:
                         self.fail("lost", f"{channel}: no reminder for {fp} since {end - view.last_at:.0f} s")
                 elif view is not None and view.open:

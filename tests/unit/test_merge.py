@@ -47,7 +47,7 @@ def run_merge(ledger: list[LedgerEntry], found: list[Violation], judged: set[str
             titles={},
             save=out.saved.extend,
             forget=out.forgotten.extend,
-            on_current=lambda v, status: out.reported.append((v.subject, status)),
+            on_current=lambda v, status, *_: out.reported.append((v.subject, status)),
         )
         due = {rule.name: [(fp, kind) for fp, kind, _ in work.due(rule.name)] for rule in rules}
     return merged, out, due

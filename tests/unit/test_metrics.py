@@ -50,3 +50,37 @@ def test_powertools_switch_silences_every_metric(capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     publish(SUMMARY, "imagewatch-test", "imagewatch")
     assert capsys.readouterr().out == ""
+
+
+def test_complete_reads_is_one_only_when_every_listing_was_complete() -> None:
+    """The dead man's switch counts complete reads per target: a partial, failed or skipped run is 0."""
+
+    def complete_reads(summary: dict) -> list[tuple[float, tuple]]:
+        return [(p.value, p.dimensions) for p in metric_points(summary) if p.name == "CompleteReads"]
+
+    target = (("target", "eu-west-101/p1/0"),)
+    complete = {"target": "eu-west-101/p1/0", "queries": [{"complete": True}, {"complete": True}]}
+    assert complete_reads(complete) == [(1, target)]
+    assert complete_reads(SUMMARY | {"target": "eu-west-101/p1/0"}) == [(0, target)]  # one incomplete
+    assert complete_reads({"target": "eu-west-101/p1/0", "status": "skipped"}) == [(0, target)]
+    assert complete_reads({"target": "eu-west-101/p1/0", "queries": []}) == [(0, target)]
+
+
+def test_complete_reads_is_published_with_its_target(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = {"target": "eu-west-101/p1/0", "queries": [{"pages": 1, "complete": True}]}
+    publish(summary, "imagewatch-test", "imagewatch")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [line] = [line for line in lines if "CompleteReads" in line]
+    assert line["CompleteReads"] == [1.0] and line["target"] == "eu-west-101/p1/0"
+    assert line["service"] == "imagewatch"
+    [dimensions] = line["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert set(dimensions) == {"service", "target"}
+
+
+@pytest.mark.parametrize("action", ["summary", "resend", "test-notification"])
+def test_a_run_that_reads_no_fleet_publishes_only_its_notifications(action: str) -> None:
+    """A weekly summary's zeros would sink the Violations graphs and add nothing to the dead man's sum."""
+    points = {p.name: p.value for p in metric_points({**SUMMARY, "action": action, "status": "ok"})}
+    assert points == {"NotificationsSent": 2, "NotificationsFailed": 1, "RunFailed": 0}
+    checked = {p.name for p in metric_points({**SUMMARY, "action": "check"})}
+    assert {"Violations", "CompleteReads", "NotificationsSent"} <= checked

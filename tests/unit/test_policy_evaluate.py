@@ -143,3 +143,21 @@ def test_integers_render_zero_and_absent_distinctly():
     [violation] = evaluator.finish().violations
     assert violation.message == "0 vulnerabilities, ? malicious"
     assert violation.fields == {"vul_num": 0, "malicious_file_num": None, "image_size": None}
+
+
+def test_every_exempted_subject_is_told_by_fingerprint_so_its_sla_clock_pauses():
+    exempt = [
+        {
+            "where": {"field": "image_name", "op": "eq", "value": "vendor"},
+            "reason": "vendor image",
+            "expires": "2099-01-01",
+        }
+    ]
+    told: list[str] = []
+    evaluator = Evaluator([high_policy(exempt=exempt)], NOW, exempt_sink=told.append)
+    evaluator.add(image("vendor", "High", host="a"))
+    evaluator.add(image("vendor", "High", host="b"))
+    evaluator.add(image("nginx", "High"))
+    result = evaluator.finish()
+    assert [v.subject for v in result.violations] == ["id-nginx"]
+    assert told == [fingerprint("high", "id-vendor")] * 2

@@ -124,7 +124,7 @@ EXPECTED = {
             "/severty",
             "unexpected property \"severty\" (did you mean 'severity'?); expected one of $schema,"
             " description, examples, examples_now, exempt, fleet, id, labels, message, select, severity,"
-            " subject, title, where",
+            " sla, subject, title, where",
         ),
     ],
     "unknown_select.json": [

@@ -269,6 +269,7 @@ ONE_TARGET_STACK = sorted(
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Alarm",
         "AWS::DynamoDB::Table",
         "AWS::IAM::Role",
         "AWS::IAM::Role",
@@ -281,6 +282,7 @@ ONE_TARGET_STACK = sorted(
         "AWS::SQS::Queue",
         "AWS::SQS::Queue",
         "AWS::SQS::QueuePolicy",
+        "AWS::Scheduler::Schedule",
         "AWS::Scheduler::Schedule",
         "AWS::SecretsManager::Secret",
     ]
@@ -329,7 +331,7 @@ def test_log_group_has_bounded_retention() -> None:
 
 def test_schedule_sends_the_event_the_handler_accepts() -> None:
     resolved = stack()
-    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    schedule = resolved["Resources"]["CheckerFunctionSchedule"]
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "rate(1 hour)"
     assert props["ScheduleExpressionTimezone"] == "UTC"
@@ -358,12 +360,9 @@ def test_schedule_sends_the_event_the_handler_accepts() -> None:
 
 
 def test_schedule_parameters() -> None:
-    props = only(
-        stack(
-            ScheduleExpression="cron(0 8 * * ? *)", ScheduleTimezone="Asia/Shanghai", ScheduleState="DISABLED"
-        ),
-        "AWS::Scheduler::Schedule",
-    )[1]["Properties"]
+    props = stack(
+        ScheduleExpression="cron(0 8 * * ? *)", ScheduleTimezone="Asia/Shanghai", ScheduleState="DISABLED"
+    )["Resources"]["CheckerFunctionSchedule"]["Properties"]
     assert props["ScheduleExpression"] == "cron(0 8 * * ? *)"
     assert props["ScheduleExpressionTimezone"] == "Asia/Shanghai"
     assert props["State"] == "DISABLED"
@@ -598,11 +597,13 @@ def test_alarms_notify_the_topic_only_when_given() -> None:
     assert (
         set(silent)
         == set(loud)
-        == {"FunctionErrorsAlarm", "FailureQueueAlarm", "SchedulerDeadLetterQueueAlarm"}
+        == {"FunctionErrorsAlarm", "FailureQueueAlarm", "SchedulerDeadLetterQueueAlarm", "DeadManAlarm"}
     )
-    for alarm in silent.values():
+    for name, alarm in silent.items():
         assert "AlarmActions" not in alarm["Properties"]
-        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        # silence is what the dead man's switch is for; for the others it is not a failure
+        expected = "breaching" if name == "DeadManAlarm" else "notBreaching"
+        assert alarm["Properties"]["TreatMissingData"] == expected
     for alarm in loud.values():
         assert alarm["Properties"]["AlarmActions"] == [TOPIC]
         assert alarm["Properties"]["OKActions"] == [TOPIC]
@@ -622,6 +623,71 @@ def test_alarms_watch_function_errors_and_both_queues() -> None:
         assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
         assert props["Dimensions"] == [{"Name": "QueueName", "Value": f"<{queue}.QueueName>"}]
         assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_summary_schedule_sends_the_summary_event_weekly_in_the_timezone() -> None:
+    from imagewatch.events import parse_event
+
+    props = stack()["Resources"]["SummarySchedule"]["Properties"]
+    assert props["ScheduleExpression"] == "cron(0 9 ? * MON *)"
+    assert (props["ScheduleExpressionTimezone"], props["State"]) == ("UTC", "ENABLED")
+    assert "Name" not in props
+    target = props["Target"]
+    assert (target["Arn"], target["RoleArn"]) == ("<CheckerFunction.Arn>", "<SchedulerRole.Arn>")
+    assert target["DeadLetterConfig"]["Arn"] == "<SchedulerDeadLetterQueue.Arn>"
+    event = json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-11-30T09:00:00Z"))
+    request = parse_event(event)
+    assert (request.action, request.trigger) == ("summary", "schedule")
+    custom = stack(
+        SummaryScheduleExpression="cron(0 8 1 * ? *)",
+        SummaryScheduleState="DISABLED",
+        ScheduleTimezone="Asia/Shanghai",
+    )["Resources"]["SummarySchedule"]["Properties"]
+    assert (custom["ScheduleExpression"], custom["State"]) == ("cron(0 8 1 * ? *)", "DISABLED")
+    assert custom["ScheduleExpressionTimezone"] == "Asia/Shanghai"
+
+
+def test_dead_mans_switch_alarms_on_missing_complete_reads() -> None:
+    props = stack()["Resources"]["DeadManAlarm"]["Properties"]
+    # what report/metrics.py publishes: the service's namespace, service and target dimensions
+    assert (props["Namespace"], props["MetricName"]) == ("imagewatch", "CompleteReads")
+    assert props["Dimensions"] == [
+        {"Name": "service", "Value": "imagewatch"},
+        {"Name": "target", "Value": f"cn-north-4/{REQUIRED['HssProjectId']}/0"},  # Settings.default_target()
+    ]
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Sum", "7200", 1)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert props["TreatMissingData"] == "breaching"
+    assert "AlarmActions" not in props
+    loud = stack(AlarmTopicArn=TOPIC, DeadManPeriodSeconds="86400")
+    loud_props = loud["Resources"]["DeadManAlarm"]["Properties"]
+    assert (loud_props["AlarmActions"], loud_props["OKActions"], loud_props["Period"]) == (
+        [TOPIC],
+        [TOPIC],
+        "86400",
+    )
+    eps = stack(HssEnterpriseProjectId="all_granted_eps")["Resources"]["DeadManAlarm"]["Properties"]
+    assert eps["Dimensions"][1]["Value"].endswith("/all_granted_eps")
+    named = stack(**MANY, DeadManTarget="cn-north-4/other/0")["Resources"]["DeadManAlarm"]["Properties"]
+    assert named["Dimensions"][1]["Value"] == "cn-north-4/other/0"
+
+
+def test_dead_man_target_matches_the_functions_own_target_key() -> None:
+    from imagewatch.settings import Settings
+
+    env = {
+        "HSS_REGION": "cn-north-4",
+        "HSS_PROJECT_ID": REQUIRED["HssProjectId"],
+        "HSS_AK": "a",
+        "HSS_SK": "b",
+    }
+    props = stack()["Resources"]["DeadManAlarm"]["Properties"]
+    assert props["Dimensions"][1]["Value"] == Settings.from_env(env).target
+
+
+def test_dead_man_period_is_bounded() -> None:
+    parameter = load_template()["Parameters"]["DeadManPeriodSeconds"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (7200, 3600, 86400)
 
 
 def test_outputs() -> None:
@@ -731,7 +797,7 @@ def render(template: Any, data: Any, context: dict[str, Any] | None = None) -> A
 
 def schedule_input(resolved: dict[str, Any], scheduled_time: str = SCHEDULED_TIME) -> Any:
     """What the schedule sends, with the time Scheduler substitutes."""
-    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    schedule = resolved["Resources"]["CheckerFunctionSchedule"]
     raw = schedule["Properties"]["Target"]["Input"]
     return json.loads(raw.replace("<aws.scheduler.scheduled-time>", scheduled_time))
 
@@ -754,9 +820,12 @@ def map_item_events(resolved: dict[str, Any]) -> list[Any]:
 
 def test_targets_mode_adds_the_state_machine_its_role_and_alarm() -> None:
     resolved = stack(**MANY)
+    one_target = list(ONE_TARGET_STACK)
+    one_target.remove("AWS::Scheduler::Schedule")  # the summary schedule is one target's only
     assert sorted(r["Type"] for r in resolved["Resources"].values()) == sorted(
-        ONE_TARGET_STACK + STATE_MACHINE_ADDITIONS
+        one_target + STATE_MACHINE_ADDITIONS
     )
+    assert "SummarySchedule" not in resolved["Resources"]
     assert {"CheckerStateMachine", "StateMachineRole", "StateMachineFailedAlarm"} <= set(
         resolved["Resources"]
     )
@@ -857,7 +926,7 @@ def test_each_map_item_is_an_event_the_handler_accepts() -> None:
 
 def test_schedule_starts_the_state_machine_with_the_targets_as_json() -> None:
     resolved = stack(**MANY)
-    _, schedule = only(resolved, "AWS::Scheduler::Schedule")
+    schedule = resolved["Resources"]["CheckerFunctionSchedule"]
     target = schedule["Properties"]["Target"]
     assert target["Arn"] == "<CheckerStateMachine>"
     assert target["RoleArn"] == "<SchedulerRole.Arn>"

@@ -97,7 +97,7 @@ def test_last_notification_per_channel() -> None:
     assert "1h 0m ago" in line and "unconfirmed" in line and "not routed" in line and "never" in line
     assert line.endswith("shop/a:1.0 on 2 hosts (h1, h2)")
     assert table_header(view).split() == [
-        *("SEVERITY", "POLICY", "FIRST", "SEEN", "AGE"),
+        *("SEVERITY", "POLICY", "FIRST", "SEEN", "AGE", "DUE"),
         *("NOTIFIED:ops", "NOTIFIED:pager", "NOTIFIED:sec", "NOTIFIED:later", "LABEL"),
     ]
 

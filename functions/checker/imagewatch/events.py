@@ -5,7 +5,9 @@
 * ``{"source": "manual", "action": "check", "dry_run": true, "policies": [ids]}`` — a check by hand
   (``dry_run`` and ``policies`` optional);
 * ``{"source": "manual", "action": "test-notification"}`` — one small message to every channel;
-* ``{"source": "manual", "action": "resend", "channel": NAME}`` — everything open, again, to one channel.
+* ``{"source": "manual", "action": "resend", "channel": NAME}`` — everything open, again, to one channel;
+* ``{"source": "manual", "action": "summary"}`` — the periodic summary to every channel (``dry_run``
+  optional); its schedule sends ``{"source": "schedule", "action": "summary", "scheduled_time": …}``.
 
 Scheduled and manual events may carry a ``target`` — which HSS project to check, and where its
 credentials are — so one deployment checks many targets, one invocation each (docs/targets.md):
@@ -68,6 +70,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "source": {"const": "schedule"},
             "scheduled_time": _TIME,
+            "action": {"enum": ["check", "summary"]},  # the summary has its own schedule
             "dry_run": {"type": "boolean"},
             "target": _TARGET,
         },
@@ -87,7 +90,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["source", "action"],
         "properties": {
             "source": {"const": "manual"},
-            "action": {"enum": ["check", "test-notification", "resend"]},
+            "action": {"enum": ["check", "test-notification", "resend", "summary"]},
             "dry_run": {"type": "boolean"},
             "target": _TARGET,
             "channel": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
@@ -149,6 +152,7 @@ _ACTION_KEYS = {
     "check": {"dry_run", "policies", "target"},
     "test-notification": {"target"},
     "resend": {"channel", "target"},
+    "summary": {"dry_run", "target"},
 }
 
 
@@ -158,7 +162,7 @@ _REQUIRED_HINTS = {
     " it in with <aws.scheduler.scheduled-time>)",
     "time": ' (an ISO timestamp such as "2026-11-26T08:00:00Z")',
     "detail-type": ' ("Scheduled Event")',
-    "action": " (check, test-notification or resend)",
+    "action": " (check, test-notification, resend or summary)",
     "name": ' (the target\'s name, such as "prod-cn4")',
 }
 # Values never quoted in a message: where credentials go, and which secret holds them.
@@ -247,6 +251,7 @@ def parse_event(event: object) -> RunRequest:
             "schedule",
             event["scheduled_time"],
             dry_run=bool(event.get("dry_run", False)),
+            action=event.get("action", "check"),
             target=event.get("target"),
         )
     if source == "aws.events":

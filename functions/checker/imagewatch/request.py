@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from msgspec import Struct, field
 
-Action = Literal["check", "test-notification", "resend"]
+Action = Literal["check", "test-notification", "resend", "summary"]
 
 
 class RunRequest(Struct, frozen=True):

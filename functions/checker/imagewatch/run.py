@@ -31,7 +31,8 @@ from imagewatch.alerts.ledger import (
     unmark_attempted,
 )
 from imagewatch.alerts.merge import Batch, Merged, merge_ledger
-from imagewatch.alerts.store import LeaseHeldError, StateStore
+from imagewatch.alerts.store import LeaseHeldError, StateStore, StateStoreError
+from imagewatch.history import run_record
 from imagewatch.hss.client import HssClient
 from imagewatch.hss.errors import HssError
 from imagewatch.hss.model import Image
@@ -42,6 +43,7 @@ from imagewatch.report.run_report import ViolationReport, render_json, report_ke
 from imagewatch.report.sink import ReportSink
 from imagewatch.request import RunRequest
 from imagewatch.settings import Settings
+from imagewatch.sla import sla_for
 from imagewatch.violation import SEVERITIES, Violation
 from imagewatch.workspace import Workspace
 
@@ -144,11 +146,13 @@ def fetch_and_evaluate(
     found: Callable[[Violation], None],
     progress: Callable[[Listing], None] | None = None,
     seen: Callable[[Image], None] | None = None,
+    exempted: Callable[[str], None] | None = None,
 ) -> tuple[QueryOutcome, EvaluationResult]:
     """Stream one listing through its policies into ``found`` (and each record into ``seen``, which
-    counts what the run read); neither images nor violations are kept."""
+    counts what the run read; each exempted subject's fingerprint into ``exempted``, which pauses its
+    SLA clock); neither images nor violations are kept."""
     outcome = QueryOutcome(planned.query.filters(), planned.policy_ids)
-    evaluator = Evaluator(list(planned.policies), now_ms, sink=found)
+    evaluator = Evaluator(list(planned.policies), now_ms, sink=found, exempt_sink=exempted)
     listing = hss.list_images(planned.query, deadline=deadline)
     listing.progress = progress
     add, saw = evaluator.add, seen or _ignore
@@ -179,6 +183,7 @@ def find_violations(
     found: Callable[[Violation], None],
     progress: Callable[[Listing], None] | None = None,
     reads: ReadCounter | None = None,
+    exempted: Callable[[str], None] | None = None,
 ) -> Findings:
     """Plan, fetch and evaluate every query, each violation handed to ``found`` as it is met; broken
     policy files count as violations too. ``reads`` counts the distinct records and images read: when
@@ -195,7 +200,7 @@ def find_violations(
             seen = reads.saw
         elif reads is not None and planned is widest:
             seen = reads.saw_image
-        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline, found, progress, seen)
+        outcome, result = fetch_and_evaluate(hss, planned, now_ms, deadline, found, progress, seen, exempted)
         if planned is widest:
             findings.records_read = outcome.images
         findings.queries.append(outcome)
@@ -398,6 +403,10 @@ def check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     """Run once and return the summary (JSON-ready). Holds the target's lease unless read-only."""
     if request.action == "test-notification":
         return test_notification(request, deps)
+    if request.action == "summary":
+        from imagewatch.summary_run import send_summary
+
+        return send_summary(request, deps)
     target = deps.settings.target
     if request.dry_run:
         return _check(request, deps)
@@ -447,6 +456,7 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 work.add,
                 deps.progress,
                 work,
+                exempted=work.exempt,
             )
 
             # 5. reconcile: the ledger and the findings merged in fingerprint order, written before
@@ -468,6 +478,7 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 resend_to=request.channel if request.action == "resend" else None,
                 on_current=report.add if report else None,
                 on_resolved=report.add_resolved if report else None,
+                sla=sla_for(settings.sla_by_severity, loaded.policies),
             )
 
             # 6. notify
@@ -495,6 +506,8 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 request, deps, started, policies, loaded, found, work, merged, notifier, errors
             )
             log_warnings(summary["warnings"], deps.settings)
+            if not request.dry_run and request.action == "check":
+                append_history(deps, summary, now_ms, merged)
         except BaseException:
             if report is not None:
                 report.abort()
@@ -504,7 +517,24 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     else:
         assert report is not None
         summary["report"] = write_report(deps, key, summary, loaded, found, report)
+        from imagewatch.summary_run import remember_report  # the summary links the latest report
+
+        remember_report(deps, key)
     return summary
+
+
+def append_history(deps: RunDeps, summary: dict[str, Any], at: int, merged: Merged) -> None:
+    """The run's record in the history (history.py), written after every ledger write and send: a
+    failed write is logged and named in ``problems``, and costs no alert and no exit code."""
+    record = run_record(
+        summary, at=at, open_by_severity=dict(merged.open_by_severity), fixed=merged.tally.as_fixed()
+    )
+    try:
+        deps.store.append_history(record)
+    except Exception as exc:  # a trend without this run, never a run without its alerts
+        reason = str(exc) if isinstance(exc, StateStoreError) else exc.__class__.__name__
+        log.error("run history not written: %s", reason)
+        summary["problems"].append(f"run history not written (trends and MTTR will miss this run): {reason}")
 
 
 def summarize(
@@ -550,6 +580,11 @@ def summarize(
         "new": merged.new,
         "resolved": merged.resolved,
         "still_open": merged.still_open,
+        "overdue": {
+            "total": sum(merged.overdue_by_severity.values()),
+            "by_severity": {s: n for s in SEVERITIES if (n := merged.overdue_by_severity.get(s))},
+        },
+        "exempted_open": merged.exempted_open,
         "notifications": notifier.tally(),
         "exemptions": {
             "applied": sum(result.exempted_count for result in found.evaluations),

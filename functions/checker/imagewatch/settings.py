@@ -64,6 +64,7 @@ CONTRACT = (
     "REPORT_DIR",
     "REPORT_LINK_TTL_SECONDS",
     "SETTINGS_SECRET",
+    "SLA",
 )
 # How alike (difflib's ratio) a name must be to an unset variable to be taken for it: WEBHOOK_ULR is
 # 0.91 like WEBHOOK_URL, POLICIES_PATH 0.83 like POLICY_PATH; AWS_REGION is 0.8 like HSS_REGION and
@@ -81,6 +82,14 @@ class SettingsError(ValueError):
         self.expected = expected
         shown = "(set, hidden)" if variable in SECRET_NAMES and value else repr(without_userinfo(value))
         super().__init__(f"{variable}: got {shown}, expected {expected}")
+
+
+class SlaSettingsError(SettingsError):
+    """The ``SLA`` setting is wrong: ``SLA: "hgih=30d": unknown severity 'hgih' (did you mean …)``."""
+
+    def __init__(self, piece: str, problem: str) -> None:
+        ValueError.__init__(self, f'SLA: "{piece}": {problem}')
+        self.variable, self.expected = "SLA", problem
 
 
 _USERINFO = re.compile(r"(?<=//)[^/?#]*@")
@@ -290,6 +299,8 @@ class Settings(Struct, frozen=True):
     hss_max_in_flight: int | None = None  # None: the client's default
     hss_max_rps: float | None = None
     target: str = ""
+    # the SLA setting: time to fix (ms, None: no clock) per severity, the defaults overlaid (imagewatch.sla)
+    sla: tuple[tuple[str, int | None], ...] | None = None
     # (name set, the unset variable it is spelled like): names only, for misconfiguration warnings
     unread: tuple[tuple[str, str], ...] = ()
 
@@ -334,6 +345,7 @@ class Settings(Struct, frozen=True):
             check_webhook_url("WEBHOOK_URL", webhook, env)
         _check_credentials(get)
         optional_path = get("CHANNELS_FILE")
+        sla = _sla(get("SLA"))
         settings = cls(
             hss_project_id=project,
             hss_endpoint=endpoint,
@@ -364,9 +376,15 @@ class Settings(Struct, frozen=True):
             ledger_ttl_days=_number("LEDGER_TTL_DAYS", get("LEDGER_TTL_DAYS"), 1, 3650, int, 30),
             hss_max_in_flight=_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
             hss_max_rps=_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
+            sla=sla,
             unread=near_misses(env, CONTRACT, [name for name in CONTRACT if not get(name)]),
         )
         return structs.replace(settings, target=settings.default_target())
+
+    @property
+    def sla_by_severity(self) -> dict[str, int | None] | None:
+        """The ``SLA`` setting as a mapping, or None for the defaults (``imagewatch.sla.DEFAULT_SLA``)."""
+        return dict(self.sla) if self.sla is not None else None
 
     def default_target(self) -> str:
         """The ledger partition: which HSS project (and enterprise project) this run watches, and
@@ -411,6 +429,18 @@ class Settings(Struct, frozen=True):
         """Secrets show as whether they are set, never their value."""
         shown = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
         return f"Settings({shown})"
+
+
+def _sla(text: str | None) -> tuple[tuple[str, int | None], ...] | None:
+    """The ``SLA`` setting parsed (``critical=7d,high=30d,info=none``), or None when unset."""
+    if text is None:
+        return None
+    from imagewatch.sla import SlaSettingError, parse_sla
+
+    try:
+        return tuple(parse_sla(text).items())
+    except SlaSettingError as exc:
+        raise SlaSettingsError(exc.piece, exc.problem) from None
 
 
 def near_misses(

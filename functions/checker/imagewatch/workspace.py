@@ -78,6 +78,7 @@ class Workspace:
                               PRIMARY KEY (channel, fp)) WITHOUT ROWID;
             CREATE TABLE folded (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE fold_sources (fp TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TABLE exempted (fp TEXT PRIMARY KEY) WITHOUT ROWID;
             """
         )
         # each in a spill file of its own beside this one, should it outgrow SEEN_IN_MEMORY
@@ -85,6 +86,7 @@ class Workspace:
         self._images = HashTally(SEEN_IN_MEMORY, self.path.parent)  # images read (as subjects name them)
         self._found: list[tuple[str, int, str, str, bytes]] = []
         self._hosts: list[tuple[str, str, str]] = []
+        self._exempted: list[tuple[str]] = []  # subjects an exemption let pass (SLA clocks pause)
         self._seen: set[str] = set()  # fingerprints already buffered or written (bounded below)
         self._sealed = False
 
@@ -122,6 +124,18 @@ class Workspace:
         if len(self._found) + len(self._hosts) >= BATCH:
             self._flush()
 
+    def exempt(self, fp: str) -> None:
+        """A subject an exemption let pass (its fingerprint): its ledger entry pauses, never resolves."""
+        self._exempted.append((fp,))
+        if len(self._exempted) >= BATCH:
+            self._flush()
+
+    def exempted(self) -> Iterator[str]:
+        """Every exempted fingerprint once, ascending (the ledger's order)."""
+        self._seal()
+        for (fp,) in self._db.execute("SELECT fp FROM exempted ORDER BY fp"):
+            yield fp
+
     def saw(self, image: Image, *, record: bool = True) -> None:
         """One record read, by whichever query: its image (and, unless ``record`` is false, the record
         itself: ``Image.identity``) counted once however often it is read."""
@@ -151,6 +165,9 @@ class Workspace:
             if self._found:
                 self._db.executemany("INSERT OR IGNORE INTO found VALUES (?, ?, ?, ?, ?)", self._found)
                 self._found.clear()
+            if self._exempted:
+                self._db.executemany("INSERT OR IGNORE INTO exempted VALUES (?)", self._exempted)
+                self._exempted.clear()
             if self._hosts:
                 self._db.executemany("INSERT INTO hosts VALUES (?, ?, ?)", self._hosts)
                 self._hosts.clear()

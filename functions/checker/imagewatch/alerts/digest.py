@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from msgspec import Struct, field
 
 from imagewatch.alerts.ledger import Alert
+from imagewatch.sla import DUE_SOON_MS, overdue_ms, say_date, say_duration
 from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
 
 HEADER = "imagewatch compliance"  # fixed text in every message, so keyword-filtered bots keep matching
-KIND_ORDER = {"new": 0, "reminder": 1, "resolved": 2}
+KIND_ORDER = {"new": 0, "overdue": 1, "reminder": 2, "resolved": 3}
 
 
 class DigestItem(Struct, frozen=True):
-    kind: str  # new | reminder | resolved
+    kind: str  # new | overdue | reminder | resolved (summaries: open)
     severity: str
     policy_id: str
     policy_title: str
@@ -28,18 +29,39 @@ class DigestItem(Struct, frozen=True):
     message: str
     fingerprint: str
     examples: tuple[str, ...] = ()  # fleet rules: a few images that count towards the figure
+    due_at: int | None = None  # its SLA due date (ms), when it has a clock
+    overdue_ms: int = 0  # how long past due at this run (0: not overdue, or its clock is paused)
+    due_in_ms: int | None = None  # time left when it falls due within ``DUE_SOON_MS`` (7 days)
 
     def text(self) -> str:
         """The message, prefixed with the image label unless the message already names it (fleet
-        violations are labelled with their policy's title, which the digest shows anyway)."""
+        violations are labelled with their policy's title, which the digest shows anyway), then its
+        SLA: ``overdue by 3 d``, ``due in 2 d (2026-12-08)`` or ``due 2026-12-08``."""
         if self.label in self.message or self.label == self.policy_title:
-            return self.message
-        return f"{self.label}: {self.message}"
+            said = self.message
+        else:
+            said = f"{self.label}: {self.message}"
+        due = self.due_text()
+        return f"{said} · {due}" if due else said
 
-    def sort_key(self) -> tuple[int, int, str, str]:
-        """Firing before resolved; worst severity first; then stable by policy and image."""
+    def due_text(self) -> str | None:
+        """The SLA part of ``text()``; None for resolved items and items without a clock."""
+        if self.kind == "resolved":
+            return None
+        if self.overdue_ms > 0:
+            return f"overdue by {say_duration(self.overdue_ms)}"
+        if self.due_at is None:
+            return None
+        if self.due_in_ms is not None:
+            return f"due in {say_duration(self.due_in_ms)} ({say_date(self.due_at)})"
+        return f"due {say_date(self.due_at)}"
+
+    def sort_key(self) -> tuple[int, int, int, str, str]:
+        """Firing before resolved; overdue first, then what falls due within 7 days, then the rest;
+        worst severity first; then stable by policy and image."""
         firing = 0 if self.kind != "resolved" else 1
-        return (firing, SEVERITY_ORDER.get(self.severity, 0), self.policy_id, self.label)
+        urgency = 0 if self.overdue_ms > 0 else 1 if self.due_in_ms is not None else 2
+        return (firing, urgency, SEVERITY_ORDER.get(self.severity, 0), self.policy_id, self.label)
 
 
 class Digest(Struct, frozen=True):
@@ -55,12 +77,15 @@ class Digest(Struct, frozen=True):
     report_url: str | None = None
     dry_run: bool = False
     counts: Mapping[str, int] = field(default_factory=dict)  # items by kind
+    summary: bool = False  # the periodic summary (imagewatch.summary): figures in notes, worst images
 
     @property
     def title(self) -> str:
         if self.test:
             return f"{HEADER}: test notification — this channel is set up"
-        parts = [f"{self.counts.get(kind, 0)} {kind}" for kind in ("new", "reminder", "resolved")]
+        if self.summary:
+            return f"{'[dry run] ' if self.dry_run else ''}{HEADER}: weekly summary"
+        parts = [f"{self.counts.get(kind, 0)} {kind}" for kind in ("new", "overdue", "reminder", "resolved")]
         shown = ", ".join(p for p in parts if not p.startswith("0 ")) or "no changes"
         prefix = "[dry run] " if self.dry_run else ""
         return f"{prefix}{HEADER}: {shown}"
@@ -94,9 +119,13 @@ class DigestItems(tuple[DigestItem, ...]):
 class DigestCollector:
     """One channel's alerts of this run, as they stream by: every kind counted, the worst items kept."""
 
-    def __init__(self, titles: Mapping[str, str], limit: int = MAX_DIGEST_ITEMS) -> None:
+    def __init__(
+        self, titles: Mapping[str, str], limit: int = MAX_DIGEST_ITEMS, *, now_ms: int | None = None
+    ) -> None:
+        """``now_ms``: the run's clock, for each item's "overdue by" and "due in" (None: not said)."""
         self.titles = titles
         self.limit = limit
+        self.now_ms = now_ms
         self.counts: Counter[str] = Counter()
         self._items: list[DigestItem] = []
         self._omitted: Counter[str] = Counter()
@@ -107,6 +136,11 @@ class DigestCollector:
     def add(self, alert: Alert) -> None:
         entry = alert.entry
         self.counts[alert.kind] += 1
+        now, due = self.now_ms, getattr(entry, "due_at", None)
+        late = overdue_ms(entry, now) if now is not None else 0
+        soon = due - now if now is not None and due is not None and not late and now <= due else None
+        if soon is not None and (soon > DUE_SOON_MS or entry.status != "open"):
+            soon = None
         self._items.append(
             DigestItem(
                 kind=alert.kind,
@@ -117,6 +151,9 @@ class DigestCollector:
                 message=entry.message,
                 fingerprint=entry.fingerprint,
                 examples=alert.violation.examples if alert.violation else (),
+                due_at=due if entry.status == "open" and now is not None else None,
+                overdue_ms=late,
+                due_in_ms=soon,
             )
         )
         if len(self._items) >= 2 * self.limit:

@@ -10,6 +10,12 @@ disappears ``ttl_days`` after it was last written. Finished entries are deleted 
 Reads are Query pages in sort-key (fingerprint) order, each capped by ``Limit`` and by DynamoDB's
 1 MB per page, resumed from ``LastEvaluatedKey``; writes are BatchWriteItem calls of 25, taken from the
 caller's iterable as it goes.
+
+Run history (``history.py``) lives in its own partition per target, ``#history#<target>``, one item
+per run with sort key ``#`` + the run's ``at`` (ms, zero-padded so text order is time order) and the
+record as compact JSON: the ledger's ``scan`` (another partition) and ``forget`` (fingerprints) never
+meet it, and reading a period is one Query range on the sort key. History items expire
+``HISTORY_TTL_DAYS`` (400) after their run, through the same ``expires_at`` TTL attribute.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from imagewatch.alerts.ledger import LedgerEntry
 from imagewatch.alerts.store import (
     DEFAULT_PAGE_SIZE,
     ENTRY_FIELDS,
+    HISTORY_PAGE_SIZE,
     LeaseHeldError,
     StateStoreError,
     check_page_size,
@@ -29,9 +36,12 @@ from imagewatch.alerts.store import (
     entry_from_row,
     entry_to_row,
 )
+from imagewatch.history import HISTORY_TTL_DAYS, RunRecord, decode_record, encode_record
 
 LEASE_KEY = "#lease"
 MARKER_PREFIX = "#marker#"  # markers share the partition; "#" sorts before every fingerprint
+HISTORY_PARTITION = "#history#"  # + target: a partition of its own, which no ledger read touches
+HISTORY_AT_DIGITS = 15  # ms since the epoch, zero-padded: text order is time order until year 33658
 BATCH = 25  # BatchWriteItem's limit
 MAX_BATCH_ROUNDS = 8
 # Every projected name goes through a placeholder: ``status`` is a DynamoDB reserved word.
@@ -217,8 +227,70 @@ class DynamoDbStore:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("write a marker", exc) from None
 
+    def append_history(self, record: RunRecord) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.put_item(TableName=self.table_name, Item=history_item(record))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("write the run history", exc) from None
+
+    def history(
+        self, target: str, since_ms: int, *, page_size: int = HISTORY_PAGE_SIZE
+    ) -> Iterator[RunRecord]:
+        """One Query range on the sort key of ``target``'s history partition, only ``record``
+        projected, eventually consistent (half the read units of a strong read; history is a trend,
+        not a ledger decision), in pages of ``page_size`` items (and at most 1 MB)."""
+        return self._history_pages(target, since_ms, check_page_size(page_size))
+
+    def _history_pages(self, target: str, since_ms: int, limit: int) -> Iterator[RunRecord]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#target = :t AND #key >= :from",
+            "ExpressionAttributeNames": {"#target": "target", "#key": "fingerprint", "#record": "record"},
+            "ExpressionAttributeValues": {
+                ":t": {"S": HISTORY_PARTITION + target},
+                ":from": {"S": history_sort_key(max(0, since_ms))},
+            },
+            "ProjectionExpression": "#record",
+            "Limit": limit,
+        }
+        while True:
+            try:
+                answer = self._client.query(**request)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail("read the run history", exc) from None
+            try:
+                page = [decode_record(item["record"]["S"]) for item in answer.get("Items", [])]
+            except (KeyError, ValueError, TypeError) as exc:
+                raise StateStoreError(
+                    f"state table {self.table_name}: unreadable run history item ({exc})"
+                ) from None
+            yield from page
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
     def close(self) -> None:
         return None
+
+
+def history_item(record: RunRecord) -> dict[str, Any]:
+    """A run record as its DynamoDB item (its own partition, its run's time as sort key, a TTL)."""
+    return {
+        "target": {"S": HISTORY_PARTITION + record.target},
+        "fingerprint": {"S": history_sort_key(record.at)},
+        "record": {"S": encode_record(record).decode()},
+        "expires_at": {"N": str(record.at // 1000 + HISTORY_TTL_DAYS * 86_400)},
+    }
+
+
+def history_sort_key(at: int) -> str:
+    """A history item's sort key: ``#`` and the run's ``at`` (ms), zero-padded."""
+    return "#" + str(at).zfill(HISTORY_AT_DIGITS)
 
 
 def _from_item(item: dict[str, Any]) -> dict[str, object]:

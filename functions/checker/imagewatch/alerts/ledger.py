@@ -15,7 +15,14 @@ when it was seen and, per channel, what that channel has been told. The rules:
   ``resolved`` when this episode ends — even if it ends before the channel confirmed the ``new``;
 * an entry still firing is rewritten only when what it says changed or once a day (``HEARTBEAT_MS``),
   so a large, steady fleet does not cost a write per violation per run;
-* an entry is finished — and may be forgotten — once it is resolved and no channel is owed anything.
+* an entry is finished — and may be forgotten — once it is resolved and no channel is owed anything;
+* every entry has an SLA clock (``imagewatch.sla``): ``due_at`` is set when it is created and moved
+  when its severity or SLA changes; an open entry whose subject an exemption now covers is
+  **exempted** — its clock stops, it is owed no alert, and its exemption never resolves it; found again
+  (the exemption lapsed) it is open again and its due date moves by the time it was paused;
+* a channel that was told an entry hears ``overdue`` once when the entry passes its due date; an
+  escalation channel (``overdue_only``/``overdue_by_ms``) hears an entry only while it is overdue
+  (by at least that much): first as ``overdue`` (its "new"), then reminders, then resolved.
 """
 
 from __future__ import annotations
@@ -26,9 +33,12 @@ from typing import Literal
 
 from msgspec import Struct, field, structs
 
+from imagewatch.sla import Sla, overdue_ms
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
-EventKind = Literal["new", "reminder", "resolved"]
+EventKind = Literal["new", "reminder", "overdue", "resolved"]
+Status = Literal["open", "resolved", "exempted"]
+DEFAULT_SLA = Sla()
 DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000
 HEARTBEAT_MS = 24 * 3_600_000
 Labels = Mapping[str, Mapping[str, str]]  # policy id -> that policy's routing labels
@@ -46,6 +56,7 @@ class Delivery(Struct):
     last_sent_at: int | None = None
     resolved_at: int | None = None
     attempted_at: int | None = None
+    overdue_at: int | None = None  # when this channel was told the entry became overdue
 
     @property
     def may_have_been_told(self) -> bool:
@@ -65,14 +76,18 @@ class LedgerEntry(Struct):
     severity: str
     label: str
     message: str
-    status: Literal["open", "resolved"]
+    status: Status
     first_seen: int
     last_seen: int
     resolved_at: int | None = None
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    due_at: int | None = None  # first_seen + time to fix + paused_ms; None: no clock
+    paused_ms: int = 0  # time spent exempted so far (closed pauses)
+    paused_since: int | None = None  # exempted since (status "exempted")
 
     @classmethod
-    def from_violation(cls, violation: Violation, now: int) -> LedgerEntry:
+    def from_violation(cls, violation: Violation, now: int, sla: Sla = DEFAULT_SLA) -> LedgerEntry:
+        ttf = sla.time_to_fix(violation.severity, violation.policy_id)
         return cls(
             fingerprint=violation.fingerprint,
             policy_id=violation.policy_id,
@@ -83,6 +98,7 @@ class LedgerEntry(Struct):
             status="open",
             first_seen=now,
             last_seen=now,
+            due_at=None if ttf is None else now + ttf,
         )
 
 
@@ -95,6 +111,19 @@ class ChannelRule(Struct, frozen=True):
     min_severity: str = "info"  # the least severe violation this channel hears about
     policies: tuple[str, ...] = ()  # policy id globs; empty: every policy
     labels: tuple[tuple[str, str], ...] = ()  # (label, glob) pairs that must all match
+    overdue_only: bool = False  # escalation: only entries past their due date
+    overdue_by_ms: int | None = None  # escalation: only entries overdue by at least this long
+
+    @property
+    def escalation(self) -> bool:
+        return self.overdue_only or self.overdue_by_ms is not None
+
+    def qualifies(self, entry: LedgerEntry, now: int) -> bool:
+        """Escalation: ``entry`` is overdue (by at least ``overdue_by_ms``); always for other channels."""
+        if not self.escalation:
+            return True
+        late = overdue_ms(entry, now)
+        return late > 0 and late >= (self.overdue_by_ms or 0)
 
     def wants(self, entry: LedgerEntry, labels: Labels | None = None) -> bool:
         """Routing: severity floor, policy globs, label globs (``policy``, ``severity`` and the
@@ -137,37 +166,64 @@ class Settled(Struct, frozen=True):
     whether the entry must be written."""
 
     entry: LedgerEntry | None
-    event: Literal["new", "still", "resolved", "idle"]
+    event: Literal["new", "still", "paused", "resolved", "idle"]
     changed: bool
 
 
 def settle(
-    entry: LedgerEntry | None, violation: Violation | None, judged_policies: set[str], now: int
+    entry: LedgerEntry | None,
+    violation: Violation | None,
+    judged_policies: set[str],
+    now: int,
+    sla: Sla = DEFAULT_SLA,
+    exempted: bool = False,
 ) -> Settled:
     """What this run's finding (or its absence) makes of one ledger entry — the rule for every
     fingerprint, whether the ledger is merged as a stream (``run``) or as a mapping (``reconcile``).
+    ``exempted``: an exemption let this entry's subject pass this run (it still breaks the rule).
     ``entry`` is not changed; a changed entry is a new object."""
     if violation is not None:
         if entry is None or entry.status == "resolved":
             carried = _still_told(entry)
-            fresh = LedgerEntry.from_violation(violation, now)
+            fresh = LedgerEntry.from_violation(violation, now, sla)
             fresh.deliveries.update(carried)
             return Settled(fresh, "new", True)
         said = (violation.severity, violation.label, violation.message)
-        if said != (entry.severity, entry.label, entry.message) or now - entry.last_seen >= HEARTBEAT_MS:
-            updated = _copy(entry)
+        resumed = entry.status == "exempted"
+        due = sla.due(_resumed(entry, now) if resumed else entry, violation.severity, violation.policy_id)
+        stale = now - entry.last_seen >= HEARTBEAT_MS
+        if resumed or said != (entry.severity, entry.label, entry.message) or due != entry.due_at or stale:
+            updated = _resumed(entry, now) if resumed else _copy(entry)
             updated.last_seen = now
             updated.severity, updated.label, updated.message = said
+            updated.due_at = due
             return Settled(updated, "still", True)
         return Settled(entry, "still", False)
     if entry is None:
         return Settled(None, "idle", False)
-    if entry.status == "open" and entry.policy_id in judged_policies:
-        closed = _copy(entry)
+    if exempted:
+        if entry.status == "open":
+            paused = _copy(entry)
+            paused.status, paused.paused_since = "exempted", now
+            return Settled(paused, "paused", True)
+        return Settled(entry, "idle", False)  # exempted still (its clock stays stopped), or resolved
+    if entry.status != "resolved" and entry.policy_id in judged_policies:
+        closed = _resumed(entry, now) if entry.status == "exempted" else _copy(entry)
         closed.status = "resolved"
         closed.resolved_at = now
         return Settled(closed, "resolved", True)
     return Settled(entry, "idle", False)
+
+
+def _resumed(entry: LedgerEntry, now: int) -> LedgerEntry:
+    """An exempted entry open again (or resolving): the pause counted, the due date moved by it."""
+    resumed = _copy(entry)
+    pause = max(0, now - (entry.paused_since if entry.paused_since is not None else now))
+    resumed.status, resumed.paused_since = "open", None
+    resumed.paused_ms += pause
+    if resumed.due_at is not None:
+        resumed.due_at += pause
+    return resumed
 
 
 def reconcile(
@@ -175,12 +231,16 @@ def reconcile(
     found: Iterable[Violation],
     judged_policies: set[str],
     now: int,
+    sla: Sla = DEFAULT_SLA,
+    exempted: Iterable[str] = (),
 ) -> Reconciliation:
     """Merge this run's findings into the ledger (returns new objects; ``previous`` is not changed).
 
     ``judged_policies``: policy ids evaluated this run over a complete read — only their open entries
-    can resolve. The same rule as the run's streaming merge (``settle``), over a mapping.
+    can resolve. ``exempted``: fingerprints an exemption let pass this run (their clocks stop). The
+    same rule as the run's streaming merge (``settle``), over a mapping.
     """
+    covered = set(exempted)
     entries = {fp: _copy(entry) for fp, entry in previous.items()}
     current: dict[str, Violation] = {}
     for violation in found:
@@ -190,7 +250,7 @@ def reconcile(
     resolved: list[LedgerEntry] = []
     changed: set[str] = set()
     for fp in sorted(set(entries) | set(current)):
-        settled = settle(entries.get(fp), current.get(fp), judged_policies, now)
+        settled = settle(entries.get(fp), current.get(fp), judged_policies, now, sla, fp in covered)
         if settled.entry is None:
             continue
         entries[fp] = settled.entry
@@ -213,20 +273,29 @@ def due_alert(
     labels: Labels | None = None,
 ) -> Alert | None:
     """What ``channel`` should be told about ``entry`` now, from the ledger alone (so failed sends
-    come back), or None."""
+    come back), or None. An exempted entry is owed nothing."""
     if not channel.wants(entry, labels):
         return None
     delivery = entry.deliveries.get(channel.name)
     if entry.status == "open":
+        if not channel.qualifies(entry, now):
+            return None
         if delivery is None or delivery.new_at is None:
-            return Alert("new", entry, violation)
+            return Alert("overdue" if channel.escalation else "new", entry, violation)
+        if delivery.overdue_at is None and overdue_ms(entry, now) > 0:
+            return Alert("overdue", entry, violation)
         if (
             channel.repeat_interval_ms is not None
             and delivery.last_sent_at is not None
             and now - delivery.last_sent_at >= channel.repeat_interval_ms
         ):
             return Alert("reminder", entry, violation)
-    elif channel.send_resolved and delivery is not None and delivery.owes_resolved:
+    elif (
+        entry.status == "resolved"
+        and channel.send_resolved
+        and delivery is not None
+        and delivery.owes_resolved
+    ):
         return Alert("resolved", entry)
     return None
 
@@ -245,10 +314,17 @@ def due_alerts(
 
 
 def resend_alert(
-    entry: LedgerEntry, channel: ChannelRule, violation: Violation | None = None, labels: Labels | None = None
+    entry: LedgerEntry,
+    channel: ChannelRule,
+    violation: Violation | None = None,
+    labels: Labels | None = None,
+    now: int | None = None,
 ) -> Alert | None:
-    """For the "resend" event: every open entry ``channel`` wants, whatever it was told before."""
+    """For the "resend" event: every open entry ``channel`` wants, whatever it was told before (an
+    escalation channel: those overdue enough at ``now``)."""
     if entry.status != "open" or not channel.wants(entry, labels):
+        return None
+    if now is not None and not channel.qualifies(entry, now):
         return None
     delivery = entry.deliveries.get(channel.name)
     kind: EventKind = "reminder" if delivery is not None and delivery.new_at is not None else "new"
@@ -296,6 +372,10 @@ def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
         delivery = alert.entry.deliveries.setdefault(channel, Delivery())
         if alert.kind == "new":
             delivery.new_at = now
+        if alert.kind == "overdue":
+            delivery.overdue_at = now
+            if delivery.new_at is None:  # an escalation channel's first word on it
+                delivery.new_at = now
         if alert.kind == "resolved":
             delivery.resolved_at = now
         delivery.last_sent_at = now

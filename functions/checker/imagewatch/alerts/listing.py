@@ -17,6 +17,7 @@ from typing import Any
 from msgspec import Struct
 
 from imagewatch.alerts.ledger import ChannelRule, Labels, LedgerEntry
+from imagewatch.sla import overdue_ms, say_date, say_duration
 from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
 
 UNCONFIRMED = "unconfirmed"
@@ -119,6 +120,9 @@ def row(entry: LedgerEntry, view: View) -> dict[str, Any]:
         "first_seen": iso(entry.first_seen),
         "age_s": max(0, view.now_ms - entry.first_seen) // 1000,
         "last_seen": iso(entry.last_seen),
+        "due_at": iso(entry.due_at),  # SLA (docs/sla.md): null without a clock
+        "overdue": (late := overdue_ms(entry, view.now_ms)) > 0,
+        "overdue_s": late // 1000,
         "notified": notified,
         "message": entry.message,
         "subject": entry.subject,
@@ -133,6 +137,8 @@ CSV_FIELDS = (
     "first_seen",
     "age_s",
     "last_seen",
+    "due_at",
+    "overdue_s",
     "message",
     "subject",
     "fingerprint",
@@ -146,7 +152,7 @@ def csv_header(view: View) -> list[str]:
 def csv_cells(data: dict[str, Any], view: View) -> list[str]:
     """A row's cells; a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first)
     gets a leading ``'``: labels and messages quote HSS data, which is not ours."""
-    cells = [str(data[name]) for name in CSV_FIELDS]
+    cells = ["" if data[name] is None else str(data[name]) for name in CSV_FIELDS]
     cells += [data["notified"][name] or "" for name in view.channels]
     return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell for cell in cells]
 
@@ -156,7 +162,13 @@ def _heading(name: str) -> str:
 
 
 def table_header(view: View) -> str:
-    cells = ["SEVERITY".ljust(8), "POLICY".ljust(view.policy_width), "FIRST SEEN".ljust(16), "AGE".ljust(7)]
+    cells = [
+        "SEVERITY".ljust(8),
+        "POLICY".ljust(view.policy_width),
+        "FIRST SEEN".ljust(16),
+        "AGE".ljust(7),
+        "DUE".ljust(14),
+    ]
     return "  ".join([*cells, *(_heading(name) for name in view.channels), "LABEL"])
 
 
@@ -167,6 +179,7 @@ def table_line(entry: LedgerEntry, view: View) -> str:
         entry.policy_id.ljust(view.policy_width),
         datetime.fromtimestamp(entry.first_seen / 1000, UTC).strftime("%Y-%m-%d %H:%M"),
         human_age(view.now_ms - entry.first_seen).ljust(7),
+        due_cell(entry, view.now_ms).ljust(14),
     ]
     for name in view.channels:
         last = view.notified(entry, name)
@@ -179,3 +192,11 @@ def table_line(entry: LedgerEntry, view: View) -> str:
         )
         cells.append(shown.ljust(len(_heading(name))))
     return "  ".join([*cells, entry.label])
+
+
+def due_cell(entry: LedgerEntry, now_ms: int) -> str:
+    """``overdue 3 d``, ``2026-12-08`` or ``-`` (no clock)."""
+    late = overdue_ms(entry, now_ms)
+    if late:
+        return f"overdue {say_duration(late)}"
+    return say_date(entry.due_at) if entry.due_at is not None else "-"

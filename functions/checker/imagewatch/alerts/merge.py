@@ -4,6 +4,10 @@ Each fingerprint meets ``ledger.settle`` once; what changed is written in batche
 forgotten, and each channel's due alerts go to its bounded ``DigestCollector`` (and to the
 workspace, which the notify stage reads back to mark them). Nothing here holds the ledger or the
 findings: memory is the batches and the collectors, whatever the number of violations.
+
+The subjects an exemption let pass come from the workspace in the same order, so an open entry they
+cover pauses its SLA clock (status ``exempted``) instead of resolving. Each entry that resolves is
+added to the run's ``ResolutionTally`` (time to fix, within SLA) for the run history.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from msgspec import Struct, field
 
 from imagewatch.alerts.digest import DigestCollector
 from imagewatch.alerts.ledger import (
+    DEFAULT_SLA,
     Alert,
     ChannelRule,
     Labels,
@@ -24,6 +29,8 @@ from imagewatch.alerts.ledger import (
     resend_alert,
     settle,
 )
+from imagewatch.history import ResolutionTally
+from imagewatch.sla import Sla, overdue_ms
 from imagewatch.violation import Violation
 from imagewatch.workspace import Workspace
 
@@ -63,6 +70,19 @@ def merge_by_fingerprint(
         yield pair
 
 
+class SortedMembers:
+    """Membership in an ascending stream, asked in ascending order: one pass, nothing held."""
+
+    def __init__(self, members: Iterable[str]) -> None:
+        self._members = iter(members)
+        self._current = next(self._members, None)
+
+    def __contains__(self, key: str) -> bool:
+        while self._current is not None and self._current < key:
+            self._current = next(self._members, None)
+        return self._current == key
+
+
 class Batch:
     """Items handed to ``write`` ``size`` at a time (and the rest on ``flush``)."""
 
@@ -95,6 +115,9 @@ class Merged(Struct):
     resolved: int = 0
     still_open: int = 0
     open_by_severity: Counter[str] = field(default_factory=Counter)
+    overdue_by_severity: Counter[str] = field(default_factory=Counter)  # open entries past due
+    exempted_open: int = 0  # entries whose clock an exemption stopped (not counted as open)
+    tally: ResolutionTally = field(default_factory=ResolutionTally)  # what resolved: time to fix, SLA
     collectors: dict[str, DigestCollector] = field(default_factory=dict)
     written: int = 0
     forgotten: int = 0
@@ -112,23 +135,29 @@ def merge_ledger(
     save: Callable[[list[LedgerEntry]], None] | None,
     forget: Callable[[list[str]], None] | None,
     resend_to: str | None = None,
-    on_current: Callable[[Violation, str], None] | None = None,
+    on_current: Callable[[Violation, str, LedgerEntry, int], None] | None = None,
     on_resolved: Callable[[LedgerEntry], None] | None = None,
+    sla: Sla = DEFAULT_SLA,
+    tally: ResolutionTally | None = None,
 ) -> Merged:
     """Settle every fingerprint; write (``save``/``forget``, None for a dry run) and collect alerts.
 
     ``resend_to``: the "resend" action — only that channel, every open entry it wants. ``on_current``
     hears each violation found with its status (``new``/``open``), ``on_resolved`` each entry that
-    resolved: the report's rows, in fingerprint order.
+    resolved: the report's rows, in fingerprint order. ``sla``: the run's clocks; ``tally`` (else a new
+    one, ``Merged.tally``) is told every entry that resolved.
     """
-    merged = Merged(collectors={rule.name: DigestCollector(titles) for rule in rules})
+    merged = Merged(collectors={rule.name: DigestCollector(titles, now_ms=now_ms) for rule in rules})
+    if tally is not None:
+        merged.tally = tally
+    exempted = SortedMembers(work.exempted())
     saver = Batch(save) if save is not None else None
     forgetter = Batch(forget) if forget is not None else None
     kept = Batch(work.keep_entries)
     due_rows = Batch(work.note_due, 1_000)
     chosen = [rule for rule in rules if resend_to is None or rule.name == resend_to]
     for pair in merge_by_fingerprint(entries, work.found_keyed()):
-        settled = settle(pair.entry, pair.violation, judged, now_ms)
+        settled = settle(pair.entry, pair.violation, judged, now_ms, sla, pair.fingerprint in exempted)
         entry = settled.entry
         if entry is None:
             continue
@@ -138,12 +167,17 @@ def merge_ledger(
             merged.still_open += 1
         elif settled.event == "resolved":
             merged.resolved += 1
+            merged.tally.add(entry)
             if on_resolved is not None:
                 on_resolved(entry)
         if pair.violation is not None and on_current is not None:
-            on_current(pair.violation, "new" if settled.event == "new" else "open")
+            on_current(pair.violation, "new" if settled.event == "new" else "open", entry, now_ms)
         if entry.status == "open":
             merged.open_by_severity[entry.severity] += 1
+            if overdue_ms(entry, now_ms) > 0:
+                merged.overdue_by_severity[entry.severity] += 1
+        elif entry.status == "exempted":
+            merged.exempted_open += 1
         alerts = [alert for rule in chosen if (alert := _alert(entry, rule, now_ms, pair, labels, resend_to))]
         for alert, rule in alerts:
             merged.collectors[rule.name].add(alert)
@@ -173,7 +207,7 @@ def _alert(
     resend_to: str | None,
 ) -> tuple[Alert, ChannelRule] | None:
     if resend_to is not None:
-        alert = resend_alert(entry, rule, pair.violation, labels)
+        alert = resend_alert(entry, rule, pair.violation, labels, now_ms)
     else:
         alert = due_alert(entry, rule, now_ms, pair.violation, labels)
     return (alert, rule) if alert is not None else None

@@ -198,6 +198,9 @@ def _channel(
     repeat = None
     if not wrong(f"{at}/repeat_interval"):
         repeat = _repeat_ms(item.get("repeat_interval", "24h"), f"{at}/repeat_interval", mine)
+    overdue_by = None
+    if "overdue_by" in item and not wrong(f"{at}/overdue_by"):
+        overdue_by = _repeat_ms(item["overdue_by"], f"{at}/overdue_by", mine)
     raw_mentions = item.get("mentions", ())
     mentions: tuple[str, ...] = ()
     if isinstance(raw_mentions, list) and not wrong(f"{at}/mentions"):
@@ -213,6 +216,8 @@ def _channel(
         min_severity=item.get("min_severity", "info"),
         policies=tuple(item.get("policies", ())),
         labels=tuple(sorted(item.get("labels", {}).items())),
+        overdue_only=item.get("overdue", False),
+        overdue_by_ms=overdue_by,
     )
     return Channel(item["name"], platform, url, rule, secret, mentions)
 

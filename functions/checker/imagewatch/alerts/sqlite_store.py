@@ -11,6 +11,7 @@ from imagewatch.alerts.ledger import LedgerEntry
 from imagewatch.alerts.store import (
     DEFAULT_PAGE_SIZE,
     ENTRY_FIELDS,
+    HISTORY_PAGE_SIZE,
     LeaseHeldError,
     StateStoreError,
     check_page_size,
@@ -18,6 +19,7 @@ from imagewatch.alerts.store import (
     entry_from_row,
     entry_to_row,
 )
+from imagewatch.history import RunRecord, decode_record, encode_record
 
 _COLUMNS = ENTRY_FIELDS
 # Rows per write transaction: a long generator never holds the file's write lock (which other runs
@@ -27,6 +29,8 @@ _PAGE_SQL = (
     f"SELECT {', '.join(_COLUMNS)} FROM ledger"  # noqa: S608 - fixed names
     " WHERE target = ? AND fingerprint > ? ORDER BY fingerprint LIMIT ?"
 )
+# One indexed range on the (target, at) primary key per page; a record is one compact JSON value.
+_HISTORY_SQL = "SELECT at, record FROM history WHERE target = ? AND at > ? ORDER BY at LIMIT ?"
 
 
 class SqliteStore:
@@ -45,12 +49,18 @@ class SqliteStore:
                 " first_seen INTEGER, last_seen INTEGER, resolved_at INTEGER, deliveries TEXT,"
                 " PRIMARY KEY (target, fingerprint))"
             )
+            _add_sla_columns(self._db)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS lease (target TEXT PRIMARY KEY, run_id TEXT, until_ms INTEGER)"
             )
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS marker (target TEXT NOT NULL, name TEXT NOT NULL, value TEXT,"
                 " PRIMARY KEY (target, name))"
+            )
+            # Run history (history.py): a file from before it gains the table when next opened.
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS history (target TEXT NOT NULL, at INTEGER NOT NULL,"
+                " record BLOB NOT NULL, PRIMARY KEY (target, at)) WITHOUT ROWID"
             )
         except (sqlite3.Error, OSError) as exc:
             raise StateStoreError(f"state store {self.path}: {exc}") from None
@@ -141,8 +151,45 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path}: cannot write a marker: {exc}") from None
 
+    def append_history(self, record: RunRecord) -> None:
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO history (target, at, record) VALUES (?, ?, ?)",
+                (record.target, record.at, encode_record(record)),
+            )
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path}: cannot write the run history: {exc}") from None
+
+    def history(
+        self, target: str, since_ms: int, *, page_size: int = HISTORY_PAGE_SIZE
+    ) -> Iterator[RunRecord]:
+        """Keyset pages on (target, at), each fetched whole (no cursor open across the caller's work)."""
+        return self._history_pages(target, since_ms - 1, check_page_size(page_size))
+
+    def _history_pages(self, target: str, after: int, limit: int) -> Iterator[RunRecord]:
+        while True:
+            try:
+                rows = self._db.execute(_HISTORY_SQL, (target, after, limit)).fetchall()
+                page = [decode_record(row[1]) for row in rows]
+            except (sqlite3.Error, ValueError) as exc:  # msgspec's errors are ValueErrors
+                raise StateStoreError(
+                    f"state store {self.path}: cannot read the run history: {exc}"
+                ) from None
+            yield from page
+            if len(rows) < limit:
+                return
+            after = rows[-1][0]
+
     def close(self) -> None:
         self._db.close()
+
+
+def _add_sla_columns(db: sqlite3.Connection) -> None:
+    """A ledger file from before SLA clocks gains their columns (its rows read as no clock yet)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(ledger)")}
+    for column in ("due_at", "paused_ms", "paused_since"):
+        if column not in have:
+            db.execute(f"ALTER TABLE ledger ADD COLUMN {column} INTEGER")
 
 
 def _row(entry: LedgerEntry) -> tuple[object, ...]:

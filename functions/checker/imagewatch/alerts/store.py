@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from imagewatch.alerts.ledger import Delivery, LedgerEntry
+from imagewatch.history import RunRecord
 
 T = TypeVar("T")
 
@@ -31,8 +32,14 @@ ENTRY_FIELDS = (
     "last_seen",
     "resolved_at",
     "deliveries",
+    "due_at",  # SLA clock (imagewatch.sla): rows from before it read as None / 0 / None
+    "paused_ms",
+    "paused_since",
 )
 DEFAULT_PAGE_SIZE = 500
+# Run records per history page: ~300 bytes each, so a page stays well under DynamoDB's 1 MB and a
+# year of hourly runs (8,760) is 5 reads.
+HISTORY_PAGE_SIZE = 2_000
 
 
 class StateStoreError(Exception):
@@ -79,6 +86,17 @@ class StateStore(Protocol):
     def set_marker(self, target: str, name: str, value: str) -> None:
         """Set a per-target marker; never read by ``scan``."""
 
+    def append_history(self, record: RunRecord) -> None:
+        """Keep one run's record, keyed by (``record.target``, ``record.at``): writing the same key
+        again replaces it, so a retried write is one record. Never seen by ``scan`` or ``forget``."""
+
+    def history(
+        self, target: str, since_ms: int, *, page_size: int = HISTORY_PAGE_SIZE
+    ) -> Iterator[RunRecord]:
+        """``target``'s run records with ``at >= since_ms``, ascending by ``at``, read ``page_size``
+        at a time (one indexed range, only the record itself read). Read errors surface as
+        ``StateStoreError`` while iterating."""
+
     def close(self) -> None: ...
 
 
@@ -115,9 +133,13 @@ def entry_to_row(entry: LedgerEntry) -> dict[str, object]:
                 "last_sent_at": d.last_sent_at,
                 "resolved_at": d.resolved_at,
                 "attempted_at": d.attempted_at,
+                **({"overdue_at": d.overdue_at} if d.overdue_at is not None else {}),
             }
             for name, d in entry.deliveries.items()
         },
+        "due_at": entry.due_at,
+        "paused_ms": entry.paused_ms,
+        "paused_since": entry.paused_since,
     }
 
 
@@ -135,12 +157,19 @@ def entry_from_row(row: dict[str, object]) -> LedgerEntry:
         severity=str(row["severity"]),
         label=str(row["label"]),
         message=str(row["message"]),
-        status="resolved" if row["status"] == "resolved" else "open",
+        status=row["status"] if row["status"] in ("resolved", "exempted") else "open",  # type: ignore[arg-type]
         first_seen=int(row["first_seen"]),  # type: ignore[call-overload]
         last_seen=int(row["last_seen"]),  # type: ignore[call-overload]
         resolved_at=None if row.get("resolved_at") is None else int(row["resolved_at"]),  # type: ignore[call-overload]
         deliveries=deliveries,
+        due_at=_optional_int(row.get("due_at")),
+        paused_ms=_optional_int(row.get("paused_ms")) or 0,
+        paused_since=_optional_int(row.get("paused_since")),
     )
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 _decode_deliveries = msgspec.json.Decoder(dict[str, Delivery]).decode

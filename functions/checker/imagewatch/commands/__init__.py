@@ -8,4 +8,4 @@ what they need inside their handlers, so ``imagewatch --help`` stays fast.
 from __future__ import annotations
 
 # In the order ``imagewatch --help`` lists them.
-COMMANDS = ("run", "invoke", "preview", "validate", "policy_test", "doctor", "violations")
+COMMANDS = ("run", "invoke", "preview", "validate", "policy_test", "doctor", "violations", "history")

@@ -74,7 +74,8 @@ def reasons_for(summary: Mapping[str, Any], fail_on: str | None = None) -> dict[
     reasons: dict[ExitCode, str] = {}
     status = summary.get("status")
     incomplete = [q for q in summary.get("queries") or [] if not q.get("complete", True)]
-    if (status == "failed" and summary.get("action") != "test-notification") or incomplete:
+    reads = summary.get("action") not in ("test-notification", "summary")  # those two read no HSS
+    if (status == "failed" and reads) or incomplete:
         read = f"{len(incomplete)} of {len(summary.get('queries') or [])} listings incomplete"
         reasons[ExitCode.HSS] = "no inventory could be read" if status == "failed" else read
     errors = list(summary.get("errors") or [])

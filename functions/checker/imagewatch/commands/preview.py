@@ -50,6 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(slack, teams, feishu, lark, dingtalk, wecom, discord, googlechat, generic)",
     )
     preview.add_argument(
+        "--summary",
+        action="store_true",
+        help="the periodic summary (docs/summary.md) instead of the check's digest; reads the ledger "
+        "and history, not HSS",
+    )
+    preview.add_argument(
         "--all",
         action="store_true",
         help="every open violation, not only what is due (needs --channel or --platform)",
@@ -85,6 +91,10 @@ def preview_command(args: argparse.Namespace) -> int:
     from imagewatch.run import check
     from imagewatch.settings import Settings
 
+    if args.all and args.summary:
+        print("imagewatch preview: --all and --summary do not go together (a summary lists the worst images)",
+              file=sys.stderr)  # fmt: skip
+        return int(ExitCode.CONFIG)
     if args.all and not (args.channel or args.platform):
         print("imagewatch preview: --all needs --channel or --platform", file=sys.stderr)
         return int(ExitCode.CONFIG)
@@ -102,7 +112,7 @@ def preview_command(args: argparse.Namespace) -> int:
                 print(f"imagewatch preview: {channel_problem(args.channel, configured)}", file=sys.stderr)
                 return int(ExitCode.CONFIG)
         name = deps.channels[0].name if deps.channels else None
-        action = "resend" if args.all else "check"
+        action = "summary" if args.summary else "resend" if args.all else "check"
         request = RunRequest("cli", dry_run=True, action=action, channel=name if args.all else None)
         deps.progress = progress
         summary = check(request, deps)

@@ -15,6 +15,7 @@ from imagewatch.hss.model import IMAGE_FIELDS
 from imagewatch.hss.query import FILTER_PARAMS, ImageQuery
 from imagewatch.policy.compile import compile_condition
 from imagewatch.policy.conditions import ConditionReader, Problems
+from imagewatch.policy.durations import parse_duration
 from imagewatch.policy.errors import BadValue, child, got, show
 from imagewatch.policy.example_cases import DEFAULT_EXAMPLES_NOW, read_examples, read_now
 from imagewatch.policy.exemptions import read_exemptions
@@ -87,6 +88,20 @@ def read_subject(doc: dict[str, Any], is_fleet: bool, problems: Problems) -> Sub
     return raw  # type: ignore[no-any-return]
 
 
+def read_sla(doc: dict[str, Any], problems: Problems) -> tuple[bool, int | None]:
+    """The policy's own time to fix: (False, None) when not given; ``"none"`` is (True, None)."""
+    if "sla" not in doc:
+        return False, None
+    raw = doc["sla"]
+    if raw == "none":
+        return True, None
+    try:
+        return True, parse_duration(raw)
+    except BadValue as error:
+        problems.append(("/sla", f'{error.message}, or "none" for no SLA clock'))
+        return True, None
+
+
 def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy | None, Problems]:
     """The policy in ``doc`` and the problems found; the policy is None when there is any problem."""
     problems: Problems = []
@@ -102,6 +117,7 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
         )
     policy_id = doc.get("id") if isinstance(doc.get("id"), str) else "?"
     subject = read_subject(doc, is_fleet, problems)
+    sla_set, sla_ms = read_sla(doc, problems)
     select = read_select(doc.get("select"), problems)
     where = fleet = None
     if is_fleet:
@@ -152,5 +168,7 @@ def build_policy(doc: dict[str, Any], source: str, sha256: str) -> tuple[Policy 
         violation=builder,
         labels=tuple(sorted((doc.get("labels") or {}).items())),
         subject=subject,
+        sla_set=sla_set,
+        sla_ms=sla_ms,
     )
     return policy, problems

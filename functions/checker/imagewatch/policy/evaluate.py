@@ -18,10 +18,11 @@ from imagewatch.policy.exemptions import EXPIRING_WINDOW_MS, Exemption
 from imagewatch.policy.fleet import EXAMPLES_CAP, FleetCounter, FleetFigure
 from imagewatch.policy.labels import image_key, image_label, image_name
 from imagewatch.policy.model import Policy
-from imagewatch.violation import Violation
+from imagewatch.violation import Violation, fingerprint
 
 OnMatch = Callable[[Image], None]
 Sink = Callable[[Violation], None]
+ExemptSink = Callable[[str], None]  # the fingerprint of a subject an exemption let pass
 SUBJECTS_CAP = 100  # subjects kept per exemption for reports; the count covers the rest
 
 
@@ -130,9 +131,13 @@ class Evaluator:
         fleet_examples: int = EXAMPLES_CAP,
         sink: Sink | None = None,
         subjects_cap: int = SUBJECTS_CAP,
+        exempt_sink: ExemptSink | None = None,
     ) -> None:
         """``sink``: when given, each image rule's violation goes to it as found and is not kept, so a
-        run never holds them all; ``finish()`` then returns only the fleet rules' violations."""
+        run never holds them all; ``finish()`` then returns only the fleet rules' violations.
+        ``exempt_sink``: told the fingerprint of every subject an exemption lets pass (every time),
+        so the ledger stops that violation's SLA clock instead of resolving it."""
+        self._exempt_sink = exempt_sink
         self.now_ms = now_ms
         self.images_seen = 0
         self._policies = list(policies)
@@ -166,6 +171,7 @@ class Evaluator:
 
         subject_of, label_of = subject_functions(policy)
         exempted = self._exempted
+        exempt_sink, policy_id = self._exempt_sink, policy.id
         active, expired = [], []
         for exemption in policy.exemptions:
             applies = exemption.condition.bind(now)
@@ -184,6 +190,8 @@ class Evaluator:
                 if applies(image):
                     self._exempted_count += 1
                     subject = subject_of(image)
+                    if exempt_sink is not None:
+                        exempt_sink(fingerprint(policy_id, subject))
                     if let_pass.add(subject):
                         exempted.append(Exempted(policy.id, subject, label_of(image), exemption))
                     if covered is not None:

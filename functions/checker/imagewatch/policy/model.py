@@ -36,6 +36,10 @@ class Policy(Struct, frozen=True, eq=False):
     # what one violation is: "image" (all records of one image), "record" (an image on one host),
     # "fleet" for fleet rules; the ``kind`` of every violation the policy raises
     subject: SubjectKind = "image"
+    # its own SLA (the "sla" field), overriding its severity's: ``sla_set`` and the time to fix in ms
+    # (None with ``sla_set``: "none", no clock); see imagewatch.sla
+    sla_set: bool = False
+    sla_ms: int | None = None
 
     @property
     def is_fleet(self) -> bool:

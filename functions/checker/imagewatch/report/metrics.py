@@ -23,10 +23,17 @@ class MetricPoint(Struct, frozen=True):
 
 def metric_points(summary: Mapping[str, Any]) -> list[MetricPoint]:
     """Images evaluated, violations by severity, new, resolved, notifications, API pages and retries,
-    duration — from a run summary (nothing else is read, so nothing secret can leak into metrics)."""
+    duration, complete reads by target — from a run summary (nothing else is read, so nothing secret
+    can leak into metrics)."""
     queries = summary.get("queries", [])
     notifications = summary.get("notifications", {})
     by_severity = summary.get("violations", {}).get("by_severity", {})
+    if summary.get("action", "check") != "check":  # a summary, resend or test message reads no fleet:
+        return [  # its zeros would sink the fleet graphs (and the dead man's sum is of checks only)
+            MetricPoint("NotificationsSent", "Count", notifications.get("sent", 0)),
+            MetricPoint("NotificationsFailed", "Count", notifications.get("failed", 0)),
+            MetricPoint("RunFailed", "Count", 1 if summary.get("status") == "failed" else 0),
+        ]
     points = [
         MetricPoint("ImagesEvaluated", "Count", summary.get("images_evaluated", 0)),
         MetricPoint("Violations", "Count", summary.get("violations", {}).get("total", 0)),
@@ -45,7 +52,18 @@ def metric_points(summary: Mapping[str, Any]) -> list[MetricPoint]:
         MetricPoint("ViolationsBySeverity", "Count", by_severity.get(severity, 0), (("severity", severity),))
         for severity in SEVERITIES
     ]
+    points.append(complete_reads(summary))
     return points
+
+
+def complete_reads(summary: Mapping[str, Any]) -> MetricPoint:
+    """The dead man's switch: 1 when the run read every listing completely, else 0 (a failed,
+    partial, skipped or read-less run), per ``target``. The template's alarm sums it over twice the
+    schedule period and treats missing data as breaching: a checker that stops running, or runs but
+    cannot read, raises it."""
+    queries = summary.get("queries") or []
+    complete = 1 if queries and all(q.get("complete") for q in queries) else 0
+    return MetricPoint("CompleteReads", "Count", complete, (("target", str(summary.get("target") or "")),))
 
 
 def publish(summary: Mapping[str, Any], namespace: str, service: str) -> None:

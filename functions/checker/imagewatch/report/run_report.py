@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from imagewatch.sla import overdue_ms, say_duration, within_sla
 from imagewatch.violation import Violation
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from imagewatch.report.sink import ReportSink, ReportStream
 
 CSV_COLUMNS = ("fingerprint", "severity", "policy_id", "policy_title", "subject", "label", "message")
-STREAM_CSV_COLUMNS = (*CSV_COLUMNS, "kind", "hosts", "status")
+STREAM_CSV_COLUMNS = (*CSV_COLUMNS, "kind", "hosts", "status", "first_seen", "due_at", "overdue_by")
 JSONL_SUFFIX = "violations.jsonl.gz"
 CSV_SUFFIX = "violations.csv.gz"
 CHUNK_BYTES = 128 * 1024  # rows gathered before they are handed to the gzip thread
@@ -102,14 +103,19 @@ class ViolationReport:
         self._csv = _CsvRows(self._files["csv"])
         self._csv.writerow(STREAM_CSV_COLUMNS)
 
-    def add(self, violation: Violation, status: str) -> None:
-        """Append one violation with its ledger ``status`` (e.g. ``new``, ``open``)."""
+    def add(
+        self, violation: Violation, status: str, entry: LedgerEntry | None = None, now_ms: int | None = None
+    ) -> None:
+        """Append one violation with its ledger ``status`` (e.g. ``new``, ``open``) and, given its
+        ledger ``entry`` and the run's clock, its SLA: first seen, due, overdue (and by how long)."""
         row: dict[str, Any] = violation.to_dict()
         row["status"] = status
+        clock = sla_fields(entry, now_ms) if entry is not None and now_ms is not None else {}
+        row.update(clock)
         hosts = violation.hosts if violation.kind == "image" else ""
         v = violation
         cells = (row["fingerprint"], v.severity, v.policy_id, v.policy_title, v.subject, v.label, v.message,
-                 v.kind, hosts, status)  # fmt: skip
+                 v.kind, hosts, status, *sla_cells(clock))  # fmt: skip
         self._write(row, cells)
         self.rows += 1
 
@@ -126,12 +132,16 @@ class ViolationReport:
             "first_seen": entry.first_seen,
             "resolved_at": entry.resolved_at,
             "status": "resolved",
+            "due_at": entry.due_at,
+            "within_sla": entry.resolved_at is None or within_sla(entry, entry.resolved_at),
         }
         e = entry
+        clock = {"first_seen": e.first_seen, "due_at": e.due_at, "overdue_ms": 0}
         self._write(
             row,
-            (e.fingerprint, e.severity, e.policy_id, "", e.subject, e.label, e.message, "", "", "resolved"),
-        )
+            (e.fingerprint, e.severity, e.policy_id, "", e.subject, e.label, e.message, "", "", "resolved",
+             *sla_cells(clock)),
+        )  # fmt: skip
         self.resolved += 1
 
     def _write(self, row: Mapping[str, Any], cells: tuple[object, ...]) -> None:
@@ -268,3 +278,27 @@ class _StreamPipe:
 
     def flush(self) -> None:
         pass
+
+
+def sla_fields(entry: LedgerEntry, now_ms: int) -> dict[str, Any]:
+    """A violation's SLA facts for the report (ms since the epoch; ``overdue_ms`` 0 when not overdue)."""
+    late = overdue_ms(entry, now_ms)
+    return {
+        "first_seen": entry.first_seen,
+        "due_at": entry.due_at,
+        "overdue": late > 0,
+        "overdue_ms": late,
+        "exempted": entry.status == "exempted",
+    }
+
+
+def sla_cells(clock: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(first seen, due, overdue by) as CSV cells: ISO dates, ``3 d``; empty when unknown."""
+    first, due, late = clock.get("first_seen"), clock.get("due_at"), clock.get("overdue_ms") or 0
+    return (_iso_ms(first), _iso_ms(due), say_duration(late) if late else "")
+
+
+def _iso_ms(ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
