@@ -5,11 +5,12 @@ judges everything the chat stand-ins accepted.
 Edges: HSS (429 with and without Retry-After, 502/503/504, resets, malformed JSON, ``data_list`` null,
 a page longer than ``limit``, a page trickled a byte at a time — absorbed; a record with wrong types, a
 500, HSS down, inserts and deletes between pages, a short page, a ``total_num`` lower than the records,
-pages that ignore the offset — incomplete reads), an event redirecting the run's credentials to another
-endpoint (refused before anything is sent), a policy with a catastrophic-backtracking regex, chat (each
-platform's "too fast", 5xx, a permanent refusal, a channel down for several runs), the store (lease,
-read, reconcile write, the crash between "sent" and "recorded", a killed process, the final cleanup),
-and duplicate invocations of one scheduled time.
+pages that ignore the offset — incomplete reads), exemptions added to the policy files for a few hours
+(the SLA clock of what they cover pauses, and resumes when they lapse), an event redirecting the run's
+credentials to another endpoint (refused before anything is sent), a policy with a
+catastrophic-backtracking regex, chat (each platform's "too fast", 5xx, a permanent refusal, a channel
+down for several runs), the store (lease, read, reconcile write, the crash between "sent" and
+"recorded", a killed process, the final cleanup), and duplicate invocations of one scheduled time.
 
 CI runs ``IMAGEWATCH_SOAK_RUNS`` = 50 (a few seconds); a longer soak:
 ``IMAGEWATCH_SOAK_RUNS=1000 IMAGEWATCH_SOAK_SEED=7 .venv/bin/python -m pytest tests/faults/test_soak.py``.
@@ -47,15 +48,18 @@ from support.soak_model import (
     CHANNELS,
     HOUR,
     POLICIES,
+    SLA_HOURS,
     SLA_SETTING,
     SOAK_REPORT,
     TAGS,
+    Exemption,
     RunFacts,
     SoakModel,
     breaking_hosts,
     channels_document,
     fingerprint,
     identity,
+    judge_read,
     policy_document,
     subject,
     violations,
@@ -86,6 +90,8 @@ HOSTILE_REGEX_POLICY = {
 }
 CHAT_KINDS = ("too fast", "5xx", "5xx whole run", "down", "permanent")
 STORE_KINDS = ("killed after send", "acquire", "load", "save", "save_after_send", "forget")
+EXEMPT_HOURS = (2, 12)  # an exemption holds this many runs, lapsing by the first quiet run at the latest
+FORCED_EXEMPTIONS = (3, 8)  # runs that add one whatever the seed draws (a pause early, while clocks run)
 # every kind once, early, whatever the seed draws; then the draws alone
 AGENDA = {
     "hss": [*HSS_INCOMPLETE, *HSS_ABSORBED, *EVENT_KINDS],
@@ -104,9 +110,14 @@ class Driver:
         sinks: dict[str, WebhookSink],
         harness: Harness,
         attacker: BlackHole,
+        policies: Path,
+        lapse_by: float,
     ):
         self.rng, self.hss, self.sinks, self.harness = rng, hss, sinks, harness
         self.attacker = attacker  # where a redirecting event points: must never hear from us
+        self.policies = policies  # the run's POLICY_PATH: exemptions are written there between runs
+        self.lapse_by = lapse_by  # every exemption lapses by then (the quiet runs see none)
+        self.exemptions: list[Exemption] = []
         self.fleet = hss.fleet
         self.images = 0
         self.fixed: list[tuple[str, str, int]] = []  # (subject, field, breaking value) fixed lately
@@ -168,6 +179,30 @@ class Driver:
             clone[name] = broken if self.rng.random() < 0.5 else clean
         self.fleet.insert([clone], front=self.rng.random() < 0.3)
         self.faults["fleet: image spread to another host"] += 1
+
+    # exemptions: a policy file changed between runs
+
+    def arm_exemption(self, forced: bool = False) -> None:
+        """Sometimes exempt one current violation of a rule with an SLA clock, for a few hours."""
+        if not forced and self.rng.random() >= 0.12:
+            return
+        now = self.harness.clock()
+        covered = {(e.policy, e.image_id, e.host_id) for e in self.exemptions if now < e.expires}
+        candidates = []
+        for policy, about in sorted(violations(self.fleet.listing()).values()):
+            image, _, host = about.partition("@")
+            if SLA_HOURS[POLICIES[policy][0]] and (policy, image, host or None) not in covered:
+                candidates.append((policy, image, host or None))
+        if not candidates:
+            return
+        policy, image, host = self.rng.choice(candidates)
+        expires = min(now + self.rng.randint(*EXEMPT_HOURS) * HOUR, self.lapse_by)
+        self.exemptions = [e for e in self.exemptions if e.expires > now - 6 * HOUR]  # old ones go
+        self.exemptions.append(Exemption(policy, image, host, expires))
+        for policy_id in POLICIES:
+            document = policy_document(policy_id, self.exemptions)
+            (self.policies / f"{policy_id}.json").write_text(json.dumps(document))
+        self.faults["policy: exemption added"] += 1
 
     # faults
 
@@ -301,19 +336,20 @@ class Driver:
             read = before_records[:PAGE]
         else:
             read = before_records
-        found = set(violations(read))
+        found, exempted = judge_read(read, self.exemptions, record.at)
         items = {name: self.accepted(name, record) for name in self.sinks}
         return RunFacts(
             record.at,
             truth_before,
             truth_after,
-            found,
+            set(found),
             incomplete is None,
             saved,
             summary,
             items,
             record.crashed_after,
             quiet,
+            exempted - set(found),
         )
 
     def tally_image_moves(self, before: dict[str, set[str]], after: dict[str, set[str]]) -> None:
@@ -414,7 +450,8 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
     ).install(monkeypatch)
     rng = random.Random(SEED)
     attacker = BlackHole().__enter__()
-    driver = Driver(rng, hss, sinks, harness, attacker)
+    lapse_by = harness.clock() + RUNS * HOUR  # the first quiet run's time
+    driver = Driver(rng, hss, sinks, harness, attacker, tmp_path / "policies", lapse_by)
     hss.fleet.insert([driver.record() for _ in range(20)])
     model = SoakModel()
     agenda = {edge: list(kinds) for edge, kinds in AGENDA.items()}
@@ -433,6 +470,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
             if not quiet:
                 forced = {edge: kinds.pop(0) if kinds and run else None for edge, kinds in agenda.items()}
                 driver.change_fleet()
+                driver.arm_exemption(forced=run in FORCED_EXEMPTIONS)
                 incomplete, offset = driver.arm_hss(forced["hss"])
                 driver.arm_chat(forced["chat"])
                 killed = driver.arm_store(forced["store"])
@@ -478,7 +516,13 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
         f"overdue {tallies['delivered overdue']}, resolved {tallies['delivered resolved']}",
         f"lost = {tallies['lost']}, duplicates = {tallies['duplicate']}, false = {tallies['false']}, "
         f"false resolves = {tallies['false resolve']}, misrouted = {tallies['misrouted']}, "
-        f"model mismatches = {tallies['model mismatch']}, leaked secrets = {len(leaked)}",
+        f"model mismatches = {tallies['model mismatch']}, wrong due dates = {tallies['wrong due date']}, "
+        f"leaked secrets = {len(leaked)}",
+        f"SLA clocks: paused by an exemption {tallies['clock paused by an exemption']} "
+        f"(while overdue {tallies['clock paused while overdue']}), resumed with the due date moved "
+        f"{tallies['clock resumed, due moved']}, resolved while exempted "
+        f"{tallies['resolved while exempted']}, overdue after a pause {tallies['overdue after a pause']}; "
+        f"resolved late {tallies['resolved late']}, within SLA {tallies['resolved within SLA']}",
         f"expected re-sends after an injected crash = {tallies['expected re-send after an injected crash']}, "
         f"superseded resolved notices = {tallies['superseded resolved notice']}, "
         f"resolved lost after an injected crash = {tallies['resolved lost after an injected crash']} "
@@ -490,6 +534,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
     assert attacker.connections == 0, "a redirecting event reached the other endpoint"
     for kind in ("lost", "duplicate", "false", "false resolve", "misrouted", "model mismatch"):
         assert tallies[kind] == 0, kind
+    assert tallies["wrong due date"] == 0
 
     # bounded: one clean run catches up, every later one is quiet (reminders aside)
     for late in facts[-(QUIET_RUNS - 1) :]:
@@ -499,4 +544,7 @@ def test_soak_nothing_lost_nothing_duplicated_nothing_leaked(
     assert last is not None and last["status"] == "ok" and last["problems"] == [] and last["errors"] == []
     assert tallies["delivered new"] > 0 and tallies["delivered resolved"] > 0
     assert tallies["delivered overdue"] > 0 or RUNS < 40
+    assert tallies["clock paused by an exemption"] > 0 or RUNS < 20
+    assert tallies["clock resumed, due moved"] > 0 or RUNS < 20
+    assert tallies["resolved late"] > 0 or RUNS < 40
     assert tallies["delivered reminder"] > 0 or RUNS < 10

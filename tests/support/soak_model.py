@@ -30,6 +30,16 @@ only for an open episode the channel was told, only past due, and once per episo
 duplicate); at the end every open, overdue, wanted entry must have been said overdue to the channel.
 The summary's ``overdue`` count is checked against the model's.
 
+Exemptions (``Exemption``, written into the policy files between runs, each lapsing at a stated
+moment): a breaking record an active exemption covers (``at < expires``) is let pass. An open entry
+whose subject is let pass (and not found through another record) is **paused**: no channel may hear
+anything about it (new, reminder or overdue are false), it is not overdue, it is counted as
+``exempted_open``, and its exemption never resolves it. Found again after the exemption lapsed, its
+clock resumes where it stood: the model moves its due time by the time paused. A complete read that
+neither finds nor exempts it resolves it (the pause up to then moves its due time too). The run
+report's ``due_at`` of every current violation and of every resolved row, and ``within_sla`` of each
+resolved row, are checked against the model's due times.
+
 And one tally that must stay 0: **resolved lost after an injected crash** — a "new" the platform
 accepted in a crashed run, whose violation then cleared, never followed by "resolved". The ledger's
 mark before each send (``Delivery.attempted_at``) closes it; the tally guards that.
@@ -41,9 +51,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from support import reports
 
 SOAK_REPORT = pytest.StashKey[list[str]]()  # lines the terminal summary prints (tests/faults/conftest.py)
 
@@ -84,10 +97,36 @@ SLA_SETTING = ",".join(f"{sev}={h}h" if h else f"{sev}=none" for sev, h in SLA_H
 INTERVALS = {name: (6 * HOUR if spec[4] == "6h" else None) for name, spec in CHANNELS.items()}
 
 
-def policy_document(policy_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Exemption:
+    """One exemption the driver wrote into a policy's ``exempt`` list: an image (for a record rule, an
+    image on one host) let pass while ``at < expires`` (run-clock seconds)."""
+
+    policy: str
+    image_id: str
+    host_id: str | None
+    expires: float
+
+    def covers(self, policy: str, record: Mapping[str, Any], at: float) -> bool:
+        return (
+            policy == self.policy
+            and at < self.expires
+            and record["image_id"] == self.image_id
+            and (self.host_id is None or record["host_id"] == self.host_id)
+        )
+
+    def document(self) -> dict[str, Any]:
+        where: dict[str, Any] = {"field": "image_id", "op": "eq", "value": self.image_id}
+        if self.host_id is not None:
+            where = {"all": [where, {"field": "host_id", "op": "eq", "value": self.host_id}]}
+        expires = datetime.fromtimestamp(self.expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"where": where, "reason": "soak: accepted for a while", "expires": expires}
+
+
+def policy_document(policy_id: str, exemptions: Iterable[Exemption] = ()) -> dict[str, Any]:
     severity, where, tag, *_, kind = POLICIES[policy_id]
     host = "{host_id}" if kind == "record" else "*"  # an image violation is every host's
-    return {
+    document = {
         "id": policy_id,
         "title": f"Soak rule {tag}",
         "severity": severity,
@@ -95,6 +134,10 @@ def policy_document(policy_id: str) -> dict[str, Any]:
         "where": where,
         "message": f"soakmark-{tag} {{image_id}} on {host} .",
     }
+    exempt = [exemption.document() for exemption in exemptions if exemption.policy == policy_id]
+    if exempt:
+        document["exempt"] = exempt
+    return document
 
 
 def channels_document() -> dict[str, Any]:
@@ -151,15 +194,28 @@ def breaking_hosts(records: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
 def violations(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
     """fingerprint -> (policy, subject) for every rule the records break — by hand, not by the engine.
     An image subject is broken while any of the image's records breaks the rule."""
-    found = {}
+    return judge_read(records, (), 0.0)[0]
+
+
+def judge_read(
+    records: Iterable[Mapping[str, Any]], exemptions: Iterable[Exemption], at: float
+) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """(found, exempted) for what a run at ``at`` read: a breaking record an active exemption covers is
+    let pass (its fingerprint is exempted), any other makes its subject a violation (found)."""
+    active = list(exemptions)
+    found: dict[str, tuple[str, str]] = {}
+    exempted: set[str] = set()
     for record in records:
         for policy, (_, where, _, name, _, _, _) in POLICIES.items():
             value = record.get(name) or 0
             broken = value > where["value"] if where["op"] == "gt" else value >= where["value"]
             if broken:
                 about = subject(policy, record["image_id"], record["host_id"])
-                found[fingerprint(policy, about)] = (policy, about)
-    return found
+                if any(exemption.covers(policy, record, at) for exemption in active):
+                    exempted.add(fingerprint(policy, about))
+                else:
+                    found[fingerprint(policy, about)] = (policy, about)
+    return found, exempted
 
 
 @dataclass
@@ -167,12 +223,26 @@ class Entry:
     """The model's ledger entry for one fingerprint."""
 
     policy: str
-    open: bool
+    open: bool  # not resolved (open, or paused by an exemption)
     episode: int
-    due: float | None = None  # run-clock seconds (None: no clock)
+    due: float | None = None  # run-clock seconds (None: no clock), moved by every pause
+    paused_since: float | None = None  # an exemption stopped its clock then (None: running)
+    paused: float = 0.0  # seconds paused in closed pauses
+
+    @property
+    def exempted(self) -> bool:
+        return self.open and self.paused_since is not None
 
     def overdue(self, at: float) -> bool:
-        return self.open and self.due is not None and at > self.due
+        return self.open and self.paused_since is None and self.due is not None and at > self.due
+
+    def resume(self, at: float) -> None:
+        """The clock runs again where it stood: the due time moves by the time paused."""
+        pause = at - (self.paused_since if self.paused_since is not None else at)
+        self.paused += pause
+        if self.due is not None:
+            self.due += pause
+        self.paused_since = None
 
 
 @dataclass
@@ -200,6 +270,7 @@ class RunFacts:
     items: dict[str, set[tuple[str, str]]]  # channel -> {(kind, fingerprint)} it accepted this run
     crashed_after: str | None
     quiet: bool = False
+    exempted: set[str] = field(default_factory=set)  # let pass by an active exemption (and not found)
 
 
 @dataclass
@@ -232,6 +303,11 @@ class SoakModel:
             if summary.get("overdue", {}).get("total") != late:
                 said_late = summary.get("overdue")
                 self.fail("model mismatch", f"run {index}: product overdue {said_late}, model {late}")
+            paused = sum(1 for entry in self.ledger.values() if entry.exempted)
+            if summary.get("exempted_open") != paused:
+                said = summary.get("exempted_open")
+                self.fail("model mismatch", f"run {index}: product exempted_open {said}, model {paused}")
+            self._judge_clocks(run, index, summary)
         for channel, items in run.items.items():
             order = ("new", "overdue", "reminder", "resolved")
             for kind, fp in sorted(items, key=lambda item: order.index(item[0])):
@@ -255,12 +331,46 @@ class SoakModel:
                 due = run.at + hours * HOUR if hours else None
                 self.ledger[fp] = Entry(policy, True, (entry.episode + 1) if entry else 1, due)
                 new += 1
+            elif entry.exempted:  # the exemption lapsed and it is still there
+                self.tallies["clock resumed, due moved"] += 1
+                entry.resume(run.at)
+        for fp in run.exempted - run.found:
+            entry = self.ledger.get(fp)
+            if entry is not None and entry.open and not entry.exempted:  # never seen or resolved: no clock
+                self.tallies["clock paused by an exemption"] += 1
+                if entry.overdue(run.at):
+                    self.tallies["clock paused while overdue"] += 1
+                entry.paused_since = run.at
         if run.complete:
             for fp, entry in self.ledger.items():
-                if entry.open and fp not in run.found:
+                if entry.open and fp not in run.found and fp not in run.exempted:
+                    if entry.exempted:
+                        self.tallies["resolved while exempted"] += 1
+                        entry.resume(run.at)
                     entry.open = False
                     resolved += 1
         return new, resolved
+
+    def _judge_clocks(self, run: RunFacts, index: int, summary: Mapping[str, Any]) -> None:
+        """The run report's due dates (and ``within_sla`` of what resolved) against the model's."""
+        report = summary.get("report") or {}
+        if not report.get("jsonl"):
+            return
+        for row in reports.rows(dict(summary)):
+            fp, status = row["fingerprint"], row["status"]
+            entry = self.ledger.get(fp)
+            if entry is None:
+                self.fail("wrong due date", f"run {index} {fp}: a report row the model never opened")
+                continue
+            due = None if entry.due is None else int(entry.due * 1000)
+            where = f"run {index} {fp} ({status}, paused {entry.paused / HOUR:.0f} h)"
+            if row.get("due_at") != due:
+                self.fail("wrong due date", f"{where}: report due_at {row.get('due_at')}, model {due}")
+            if status == "resolved":
+                late = entry.due is not None and run.at > entry.due
+                if row.get("within_sla") != (not late):
+                    self.fail("wrong due date", f"{where}: within_sla {row.get('within_sla')}, late {late}")
+                self.tallies["resolved late" if late else "resolved within SLA"] += 1
 
     def _judge(self, run: RunFacts, index: int, channel: str, kind: str, fp: str) -> None:
         self.tallies[f"delivered {kind}"] += 1
@@ -271,6 +381,9 @@ class SoakModel:
             return
         if not wants(channel, entry.policy):
             self.fail("misrouted", where)
+        if entry.exempted and kind != "resolved":  # a resolved notice is judged below (false resolve)
+            self.fail("false", f"{where}: an exemption stopped its clock: owed nothing")
+            return
         view = self.views.get((channel, fp))
         risky = (channel, fp, kind) in self.at_risk
         self.at_risk.discard((channel, fp, kind))
@@ -295,6 +408,8 @@ class SoakModel:
                 self.fail("duplicate", f"{where}: became overdue twice")
             elif view.overdue:
                 self.tallies["expected re-send after an injected crash"] += 1
+            elif entry.paused:
+                self.tallies["overdue after a pause"] += 1
             if view is not None:
                 view.last_at, view.from_crash, view.overdue = run.at, False, True
         elif kind == "reminder":
@@ -324,7 +439,7 @@ class SoakModel:
     def finish(self, truth: Mapping[str, tuple[str, str]], end: float, step: float) -> None:
         """After the quiet runs: nothing owed may be missing from any channel's view."""
         for fp, entry in self.ledger.items():
-            if entry.open != (fp in truth):
+            if entry.open != (fp in truth) or entry.exempted:  # every exemption lapsed before the end
                 self.fail("model mismatch", f"{fp}: ledger open={entry.open}, present={fp in truth}")
         for channel in CHANNELS:
             for fp, (policy, _) in {**{f: (e.policy, "") for f, e in self.ledger.items()}, **truth}.items():
