@@ -820,15 +820,18 @@ def map_item_events(resolved: dict[str, Any]) -> list[Any]:
 
 def test_targets_mode_adds_the_state_machine_its_role_and_alarm() -> None:
     resolved = stack(**MANY)
-    one_target = list(ONE_TARGET_STACK)
-    one_target.remove("AWS::Scheduler::Schedule")  # the summary schedule is one target's only
+    # DeadManAlarm (one target) gives way to TargetsDeadManAlarm (all of them): one alarm as many
     assert sorted(r["Type"] for r in resolved["Resources"].values()) == sorted(
-        one_target + STATE_MACHINE_ADDITIONS
+        ONE_TARGET_STACK + STATE_MACHINE_ADDITIONS
     )
-    assert "SummarySchedule" not in resolved["Resources"]
-    assert {"CheckerStateMachine", "StateMachineRole", "StateMachineFailedAlarm"} <= set(
-        resolved["Resources"]
-    )
+    assert "DeadManAlarm" not in resolved["Resources"]
+    assert {
+        "CheckerStateMachine",
+        "StateMachineRole",
+        "StateMachineFailedAlarm",
+        "SummarySchedule",
+        "TargetsDeadManAlarm",
+    } <= set(resolved["Resources"])
 
 
 def test_cfn_lint_is_clean_in_targets_mode() -> None:
@@ -877,7 +880,7 @@ def test_state_machine_is_standard_and_maps_over_the_targets_at_the_concurrency_
     assert props["StateMachineType"] == "STANDARD"
     assert props["RoleArn"] == "<StateMachineRole.Arn>"
     states = definition(resolved)["States"]
-    assert definition(resolved)["StartAt"] == "Prepare"
+    assert definition(resolved)["StartAt"] == "WhichAction"
     prepared = render(states["Prepare"]["Parameters"], schedule_input(resolved))
     the_map = states["CheckTargets"]
     assert the_map["Type"] == "Map"
@@ -913,7 +916,8 @@ def test_each_map_item_is_an_event_the_handler_accepts() -> None:
 
     events = map_item_events(stack(**MANY))
     assert events == [
-        {"source": "schedule", "scheduled_time": SCHEDULED_TIME, "target": target} for target in TARGETS
+        {"source": "schedule", "action": "check", "scheduled_time": SCHEDULED_TIME, "target": target}
+        for target in TARGETS
     ]
     for event, target in zip(events, TARGETS, strict=True):
         request = parse_event(event)
@@ -1004,15 +1008,18 @@ def test_target_secrets_are_readable_only_in_targets_mode_and_only_under_the_pre
             parameter_values(load_template(), {**REQUIRED, **MANY, "TargetSecretsPrefix": prefix})
 
 
-def test_state_machine_role_may_only_invoke_the_function() -> None:
+def test_state_machine_role_may_only_invoke_the_function_and_publish_its_metric() -> None:
     role = stack(**MANY)["Resources"]["StateMachineRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     assert "ManagedPolicyArns" not in role
-    assert [
-        (s["Action"], s["Resource"]) for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
-    ] == [("lambda:InvokeFunction", "<CheckerFunction.Arn>")]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        ("lambda:InvokeFunction", "<CheckerFunction.Arn>"),
+        ("cloudwatch:PutMetricData", "*"),  # no resource-level permission exists for it
+    ]
+    assert statements[1]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "imagewatch"}}
 
 
 def test_state_machine_failures_alarm() -> None:
@@ -1038,10 +1045,11 @@ def test_outputs_in_targets_mode() -> None:
 
 
 def run_state_machine(
-    states_language: dict[str, Any], execution_input: Any, invoke: Any
+    states_language: dict[str, Any], execution_input: Any, invoke: Any, after: Any = None
 ) -> tuple[dict[str, Any], list[float]]:
     """One execution in moto's Amazon States Language interpreter (LocalStack's), with the Lambda
-    invocation answered by ``invoke(payload)`` and retry waits recorded instead of slept."""
+    invocation answered by ``invoke(payload)`` and retry waits recorded instead of slept; ``after()``
+    runs inside the mock once the execution is over (to read what it left in moto's AWS)."""
     import boto3
     from moto import mock_aws
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -1079,6 +1087,8 @@ def run_state_machine(
         for _ in range(200):
             described = client.describe_execution(executionArn=execution["executionArn"])
             if described["status"] != "RUNNING":
+                if after is not None:
+                    after()
                 return described, waits
             time.sleep(0.05)
     raise AssertionError("the execution did not finish")
@@ -1153,3 +1163,131 @@ def test_one_failing_target_does_not_stop_the_others_and_fails_the_execution_nam
     # every target ran; the throttled one was retried, the failed run retried once, a minute later
     assert sorted(calls) == sorted(["prod-cn4", "prod-cn4", "broken-eu", "broken-eu", "payments-ap1"])
     assert 60 in waits
+
+
+# --- many targets: the summary and the dead man's switch ------------------------------------------
+
+
+def summary_schedule_input(resolved: dict[str, Any]) -> Any:
+    raw = resolved["Resources"]["SummarySchedule"]["Properties"]["Target"]["Input"]
+    return json.loads(raw.replace("<aws.scheduler.scheduled-time>", SCHEDULED_TIME))
+
+
+def test_summary_schedule_with_many_targets_starts_the_state_machine_with_the_summary_action() -> None:
+    resolved = stack(**MANY)
+    props = resolved["Resources"]["SummarySchedule"]["Properties"]
+    assert props["Target"]["Arn"] == "<CheckerStateMachine>"
+    assert props["Target"]["RoleArn"] == "<SchedulerRole.Arn>"
+    assert summary_schedule_input(resolved) == {
+        "action": "summary",
+        "scheduled_time": SCHEDULED_TIME,
+        "targets": TARGETS,
+    }
+    assert resolved["Outputs"]["SummaryScheduleName"] == "<SummarySchedule>"
+
+
+def test_the_state_machine_sends_each_target_its_summary_event_and_publishes_no_read_metric() -> None:
+    from imagewatch.events import parse_event
+
+    resolved = stack(**MANY)
+    seen: list[dict[str, Any]] = []
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        request = parse_event(payload)  # the handler would accept it, as a scheduled summary
+        assert (request.action, request.trigger, request.target) == ("summary", "schedule", payload["target"])
+        seen.append(payload)
+        return {"StatusCode": 200, "Payload": {**summary_for(payload), "action": "summary"}}
+
+    described, points = run_with_metrics(definition(resolved), summary_schedule_input(resolved), invoke)
+    assert described["status"] == "SUCCEEDED", described
+    assert sorted(p["target"]["name"] for p in seen) == sorted(t["name"] for t in TARGETS)
+    assert {p["action"] for p in seen} == {"summary"}
+    assert points == []  # a summary reads nothing: it must not feed the dead man's switch
+    assert json.loads(described["output"])["action"] == "summary"
+
+
+def test_a_check_started_without_an_action_stays_a_check() -> None:
+    """Executions started by hand with the documented input (docs/targets.md) carry no action."""
+    resolved = stack(**MANY)
+    actions: list[str] = []
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        actions.append(payload["action"])
+        return {"StatusCode": 200, "Payload": summary_for(payload)}
+
+    described, points = run_with_metrics(definition(resolved), schedule_input(resolved), invoke)
+    assert "action" not in schedule_input(resolved)
+    assert described["status"] == "SUCCEEDED", described
+    assert actions == ["check"] * len(TARGETS)
+    assert points == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ({"prod-cn4": "partial"}, 0.0),  # one target's read was incomplete
+        ({"payments-ap1": "skipped"}, 0.0),  # one target was not read at all (its lease was held)
+        ({"prod-cn4": "failed"}, 0.0),  # one target failed (the execution fails too)
+    ],
+)
+def test_a_check_execution_publishes_zero_unless_every_target_was_read_completely(
+    statuses: dict[str, str], expected: float
+) -> None:
+    resolved = stack(**MANY)
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        status = statuses.get(payload["target"]["name"], "ok")
+        if status == "failed":
+            error = {"errorType": "RunFailedError", "errorMessage": "run x failed", "stackTrace": []}
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
+        return {"StatusCode": 200, "Payload": {**summary_for(payload), "status": status}}
+
+    described, points = run_with_metrics(definition(resolved), schedule_input(resolved), invoke)
+    assert points == [expected]
+    assert described["status"] == ("FAILED" if "failed" in statuses.values() else "SUCCEEDED"), described
+
+
+def run_with_metrics(
+    states_language: dict[str, Any], execution_input: Any, invoke: Any
+) -> tuple[dict[str, Any], list[float]]:
+    """One execution, and the AllTargetsComplete values it put into (moto's) CloudWatch."""
+    import boto3
+
+    points: list[float] = []
+
+    def read_metrics() -> None:
+        client = boto3.client("cloudwatch", region_name="eu-west-1")
+        found = client.list_metrics(Namespace="imagewatch", MetricName="AllTargetsComplete")["Metrics"]
+        for metric in found:
+            assert metric["Dimensions"] == [{"Name": "service", "Value": "imagewatch"}]
+        if found:
+            now = time.time()
+            stats = client.get_metric_statistics(
+                Namespace="imagewatch",
+                MetricName="AllTargetsComplete",
+                Dimensions=[{"Name": "service", "Value": "imagewatch"}],
+                StartTime=now - 3600,
+                EndTime=now + 60,
+                Period=60,
+                Statistics=["Sum", "SampleCount"],
+            )["Datapoints"]
+            points.extend(p["Sum"] for p in stats)
+
+    described, _ = run_state_machine(states_language, execution_input, invoke, after=read_metrics)
+    return described, points
+
+
+def test_targets_dead_mans_switch_alarms_when_no_execution_read_every_target() -> None:
+    props = stack(**MANY)["Resources"]["TargetsDeadManAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("imagewatch", "AllTargetsComplete")
+    assert props["Dimensions"] == [{"Name": "service", "Value": "imagewatch"}]
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Sum", "7200", 1)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert props["TreatMissingData"] == "breaching"
+    assert "AlarmActions" not in props
+    loud = stack(**MANY, AlarmTopicArn=TOPIC)["Resources"]["TargetsDeadManAlarm"]["Properties"]
+    assert (loud["AlarmActions"], loud["OKActions"]) == ([TOPIC], [TOPIC])
+    assert "TargetsDeadManAlarm" not in stack()["Resources"]
+    # a named target of many keeps its own alarm as well
+    both = stack(**MANY, DeadManTarget="cn-north-4/other/0")["Resources"]
+    assert {"TargetsDeadManAlarm", "DeadManAlarm"} <= set(both)

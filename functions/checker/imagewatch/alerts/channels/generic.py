@@ -2,9 +2,11 @@
 
 Body (version 1, docs/webhooks.md): ``{"source": "imagewatch", "version": 1, "title", "target",
 "run_id", "generated_at", "dry_run", "open_by_severity", "counts", "problems", "notes", "mentions",
-"report_url",
+"report_url", "summary",
 "alerts": [{"kind", "severity", "policy_id", "policy_title", "label", "message", "fingerprint",
-"examples"}], "truncated": N}``.
+"examples", "due_at", "overdue", "overdue_ms"}], "truncated": N}``. ``summary`` is true for the
+periodic summary (imagewatch.summary) and false for a run's digest; ``due_at`` is the SLA due date
+(ISO 8601 UTC, or null without a clock), ``overdue_ms`` how long past it at this run (0: not overdue).
 
 Signature: ``X-Imagewatch-Timestamp: <unix seconds>`` and
 ``X-Imagewatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; a receiver
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, fit
@@ -49,6 +52,7 @@ def render(digest: Digest) -> dict[str, object]:
         "notes": [defuse(note, "plain", 2000) for note in digest.notes],
         "mentions": list(digest.mentions),
         "report_url": digest.report_url,
+        "summary": digest.summary,
         "alerts": [
             {
                 "kind": item.kind,
@@ -59,11 +63,21 @@ def render(digest: Digest) -> dict[str, object]:
                 "message": defuse(item.message, "plain", 2000),
                 "fingerprint": item.fingerprint,
                 "examples": [defuse(example, "plain", 300) for example in item.examples],
+                "due_at": iso(item.due_at),
+                "overdue": item.overdue_ms > 0,
+                "overdue_ms": item.overdue_ms,
             }
             for item in fitted.shown
         ],
         "truncated": fitted.more,
     }
+
+
+def iso(ms: int | None) -> str | None:
+    """A ledger time (ms since the epoch) as ISO 8601 UTC to the second, for receivers' parsers."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

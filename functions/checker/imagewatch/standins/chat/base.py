@@ -14,9 +14,12 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+_ISO_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,50 @@ class Behaviour:
         )
 
     def check(self, request: Received, keywords: tuple[str, ...]) -> Scripted | None:
-        """A rejection for a payload the platform would refuse, or None."""
-        return None
+        """A rejection for a payload the platform would refuse, or None. The generic receiver holds
+        the body to docs/webhooks.md (version 1): a body without a documented field, or with one of
+        the wrong type, is refused with 400, as a strict receiver of ours would."""
+        body = parse(request)
+        problem = "not a JSON object" if body is None else generic_body_problem(body)
+        return Scripted(400, problem.encode()) if problem else None
+
+
+_OPTIONAL_TEXT = (str, type(None))
+GENERIC_FIELDS: dict[str, type | tuple[type, ...]] = {  # docs/webhooks.md, "Generic JSON webhook"
+    "source": str, "version": int, "title": str, "target": str, "run_id": str, "generated_at": str,
+    "dry_run": bool, "summary": bool, "open_by_severity": dict, "counts": dict, "problems": list,
+    "notes": list, "mentions": list, "report_url": _OPTIONAL_TEXT, "alerts": list, "truncated": int,
+}  # fmt: skip
+GENERIC_ALERT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "kind": str, "severity": str, "policy_id": str, "policy_title": str, "label": str, "message": str,
+    "fingerprint": str, "examples": list, "due_at": _OPTIONAL_TEXT, "overdue": bool, "overdue_ms": int,
+}  # fmt: skip
+GENERIC_KINDS = {"new", "overdue", "reminder", "resolved", "open"}
+
+
+def _typed(value: object, kind: type | tuple[type, ...]) -> bool:
+    """``isinstance``, except that a bool is not an int (JSON tells them apart)."""
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+
+
+def generic_body_problem(body: dict[str, Any]) -> str | None:
+    """What the generic body lacks or gets wrong against its documented shape, or None."""
+    if body.get("source") != "imagewatch" or body.get("version") != 1:
+        return "source must be 'imagewatch' and version 1"
+    for key, kind in GENERIC_FIELDS.items():
+        if key not in body or not _typed(body[key], kind):
+            return f"/{key}: missing or not {kind}"
+    for n, alert in enumerate(body["alerts"]):
+        for key, kind in GENERIC_ALERT_FIELDS.items():
+            if not isinstance(alert, dict) or key not in alert or not _typed(alert[key], kind):
+                return f"/alerts/{n}/{key}: missing or not {kind}"
+        if alert["kind"] not in GENERIC_KINDS:
+            return f"/alerts/{n}/kind: {alert['kind']!r} is not a documented kind"
+        if alert["overdue"] != (alert["overdue_ms"] > 0) or alert["overdue_ms"] < 0:
+            return f"/alerts/{n}/overdue: disagrees with overdue_ms"
+        if alert["due_at"] is not None and not _ISO_SECOND.fullmatch(alert["due_at"]):
+            return f"/alerts/{n}/due_at: not ISO 8601 UTC (YYYY-MM-DDThh:mm:ssZ)"
+    return None
 
 
 def seconds(value: float) -> str:
