@@ -167,3 +167,30 @@ def test_preview_flag_errors_name_the_flag_the_choices_and_a_hint(env: dict, sin
         "imagewatch preview: --channel: got 'defualt', expected one of: default (did you mean 'default'?)"
     )
     assert sink.attempts == 0
+
+
+@pytest.mark.parametrize(("signal_number", "code"), [(15, 143), (2, 130)])  # SIGTERM, SIGINT (Ctrl-C)
+def test_a_stopped_run_cleans_up_releases_its_lease_and_prints_no_traceback(
+    env: dict, sink: WebhookSink, hss: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    signal_number: int, code: int,
+) -> None:  # fmt: skip
+    """The hostile review: a SIGTERM (a cancelled CI job, ``timeout``) left the run's workspace file in
+    the temp folder and the target's lease held for 20 minutes, so the next run exited 6."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    hss.faults.latency_ms = 1_000  # every page a second: the run is still reading when it is stopped
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imagewatch.cli", "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(scratch.glob("imagewatch-run-*")) and process.poll() is None:  # its workspace exists
+        assert time.monotonic() < deadline, "the run never created its workspace"
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    assert list(scratch.iterdir()) == []  # the workspace and any spill file went with the run
+    hss.faults.latency_ms = 0
+    assert imagewatch("run").returncode == 0  # the lease was released: not 6

@@ -143,8 +143,8 @@ def test_every_error_of_every_kind_in_one_pass(tmp_path: Path) -> None:
         f'{bad_policy} /: missing required property "severity"',
         f'{bad_policy} /: missing required property "message"',
         f'{channels} /channels/0/colour: unexpected property "colour"; expected one of labels, mentions,'
-        " min_severity, name, overdue, overdue_by, platform, policies, repeat_interval, secret, send_resolved,"
-        " url",
+        " min_severity, name, overdue, overdue_by, platform, policies, repeat_interval, secret,"
+        " send_resolved, url",
         f'{channels} /channels/0/platform: got "slak", expected one of slack, teams, feishu, lark, dingtalk,'
         " wecom, discord, googlechat, generic (did you mean 'slack'?)",
         f"{channels} /channels/1/name: 'ops' is used by another channel; names must be unique",

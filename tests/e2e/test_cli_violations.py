@@ -215,6 +215,33 @@ def test_an_unreadable_ledger_exits_5(tmp_path: Path) -> None:
     assert done.returncode == 5 and done.stderr.startswith("imagewatch violations: state store ")
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("first_seen", 99_999_999_999_999_999, "first_seen is 99999999999999999"),
+        ("severity", None, "severity is None"),
+    ],
+)
+def test_a_broken_row_exits_5_and_prints_no_half_document(
+    tmp_path: Path, column: str, value: object, said: str
+) -> None:
+    """A row no run writes (a time past the year 9999, a NULL text) is the store's error, not a crash
+    halfway through a JSON array (the hostile review's finding)."""
+    import sqlite3
+
+    fleet = Fleet.from_records(known_fleet(int(time.time() * 1000)))
+    with Emulator(fleet) as emulator, WebhookSink("generic") as sink:
+        setup = Setup(tmp_path, emulator, sink)
+        setup.run()
+        with sqlite3.connect(setup.env["STATE_PATH"]) as db:
+            db.execute(
+                f"UPDATE ledger SET {column} = ? WHERE rowid = (SELECT MIN(rowid) FROM ledger)", (value,)
+            )
+        done = imagewatch("violations", "--format", "json", env=setup.env)
+    assert done.returncode == 5, done.stderr
+    assert done.stdout == "" and said in done.stderr
+
+
 def test_a_dynamodb_ledger_lists_the_same(tmp_path: Path, moto_server: object) -> None:
     from support.moto_support import REGION, create_ledger_table
 

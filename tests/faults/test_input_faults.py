@@ -184,7 +184,8 @@ def test_broken_and_hostile_policies_are_each_skipped_and_announced_and_the_othe
         ),
         (
             {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z", "extra": 1},
-            '/extra: unexpected property "extra"; expected one of action, dry_run, scheduled_time, source, target',
+            '/extra: unexpected property "extra"; expected one of action, dry_run, scheduled_time, source,'
+            " target",
         ),
         ({"source": "manual", "action": "resend"}, "/channel: required by action 'resend'"),
         ({"source": "manual", "action": "check", "channel": "ops"}, "/channel: not used by action 'check'"),

@@ -321,3 +321,15 @@ def test_change_since_the_last_summary(timeline: list[RunRecord]) -> None:
 def test_since_with_nothing() -> None:
     change = since([], 5)
     assert change.before is None and change.after is None and change.runs == 0 and change.last is None
+
+
+def test_a_record_whose_fixed_is_not_three_numbers_is_refused_when_read() -> None:
+    """[count, sum_fix_ms, within_sla_count] or nothing: a short list would crash the stats later."""
+    import msgspec
+
+    from imagewatch.history import decode_record
+
+    good = b'{"at":1,"target":"t","status":"ok","fixed":{"high":[1,5,1]}}'
+    assert decode_record(good).fixed == {"high": [1, 5, 1]}
+    with pytest.raises(msgspec.ValidationError, match=r"length >= 3 - at `\$.fixed"):
+        decode_record(b'{"at":1,"target":"t","status":"ok","fixed":{"high":[1]}}')

@@ -133,6 +133,28 @@ def test_never_a_complete_read_is_said_loudly_and_nothing_changed_still_sends() 
     assert "MTTR (30 d): nothing resolved" in digest.notes
 
 
+def test_an_unreadable_history_claims_nothing_and_raises_no_false_alarm() -> None:
+    """A store that could not read the history is not "never a complete read" (a false dead man)."""
+    digest = summary(
+        tally([]),
+        [],
+        last_complete_at=None,
+        stats={},
+        history_read=False,
+        problems=["run history could not be read: x"],
+    )
+    assert not any("NEVER" in problem for problem in digest.problems)
+    assert "last complete read: unknown (the run history could not be read)" in digest.notes
+
+
+def test_the_exit_code_of_a_summary_without_its_history_is_5() -> None:
+    from imagewatch.commands.exit_codes import ExitCode, exit_code_for
+
+    sent = {"action": "summary", "status": "partial", "notifications": {"sent": 1, "failed": 0}}
+    assert exit_code_for({**sent, "store_errors": ["run history could not be read: x"]}) is ExitCode.STORE
+    assert exit_code_for({**sent, "status": "ok"}) is ExitCode.OK
+
+
 def test_ledger_counts_stand_in_when_no_run_was_recorded_in_the_period() -> None:
     entries = [entry(1, first_seen=NOW - DAY), entry(2, status="resolved", resolved_at=NOW - DAY)]
     notes = "\n".join(summary(tally(entries), [record(PREVIOUS - DAY, {"high": 1})]).notes)

@@ -122,6 +122,28 @@ def test_csv_has_a_column_per_channel_and_defuses_formulas() -> None:
 
 
 @pytest.mark.parametrize(
+    "label",
+    ["\x07=2+5:1.0", "\u202e=2+5", "\u200b@SUM(A1)", "\x1b[31m-1+2", "\n=cmd|' /C calc'!A0", "\t+1"],
+)
+def test_a_formula_behind_invisible_characters_is_defused_too(label: str) -> None:
+    """The hostile review: the guard looked at the first character before the control characters that
+    would later be stripped went, so ``\\x07=2+5`` reached the file as ``=2+5``."""
+    view = View(("ops",), NOW)
+    cells = dict(zip(csv_header(view), csv_cells(row(entry("a", label=label), view), view), strict=True))
+    assert cells["label"].startswith("'") and "\n" not in cells["label"] and "\u202e" not in cells["label"]
+
+
+def test_a_newline_or_bidi_override_in_a_label_cannot_forge_a_table_row() -> None:
+    forged = "x\nhigh      fake-policy       2026-01-01 00:00  1d  forged-row\u202e"
+    line = table_line(entry("a", label=forged), View(("ops",), NOW))
+    assert (
+        "\n" not in line
+        and "\u202e" not in line
+        and line.endswith("x high      fake-policy       2026-01-01 00:00  1d  forged-row")
+    )
+
+
+@pytest.mark.parametrize(
     ("ms", "shown"),
     [
         (0, "0s"),

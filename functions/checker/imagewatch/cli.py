@@ -7,13 +7,16 @@ Each sub-command lives in ``imagewatch.commands`` and imports what it needs when
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from imagewatch.commands import COMMANDS
 from imagewatch.commands.exit_codes import HELP as EXIT_CODES_HELP
+from imagewatch.commands.exit_codes import ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +47,40 @@ def _version() -> str:
         return __version__
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+TERMINATED = 143  # 128 + SIGTERM
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Every sub-command, with stdout and stderr stripped of terminal control characters: anything the
-    CLI prints may quote an HSS error, a webhook answer or a file name."""
+    CLI prints may quote an HSS error, a webhook answer or a file name.
+
+    SIGTERM (a CI job cancelled, ``timeout``, a container stopping) becomes an exception, so the run's
+    context managers delete its temporary workspace and release the target's lease as a Ctrl-C does;
+    neither prints a traceback. A bug prints its traceback and exits 70."""
+    import signal
+
     from imagewatch.terminal import safe_output
 
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(TERMINATED)
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use): leave signals alone
+        signal.signal(signal.SIGTERM, terminate)
     with safe_output():
-        return _main(argv)
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            print("imagewatch: interrupted", file=sys.stderr)
+            return INTERRUPTED
+        except Exception:
+            traceback.print_exc()
+            print(
+                f"imagewatch: internal error (exit {int(ExitCode.INTERNAL)}): please report it, with the"
+                " traceback above",
+                file=sys.stderr,
+            )
+            return int(ExitCode.INTERNAL)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -68,7 +98,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # settings, files, HSS, the ledger: each error says what and where
         code = exit_code_for_error(exc)
         if code is None:
-            raise  # a bug: its traceback is the useful output
+            raise  # a bug: its traceback is the useful output (main exits 70)
         print(f"imagewatch {args.command}: {exc} (exit {int(code)}: {MEANING[code]})", file=sys.stderr)
         return int(code)
 

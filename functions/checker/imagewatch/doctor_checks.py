@@ -487,13 +487,15 @@ ASCII_MARKS = {"ok": "ok", "warn": "warn", "fail": "FAIL", "skip": "skip"}
 
 def render_text(checks: Sequence[Check], *, unicode: bool = True) -> Iterator[str]:
     """A line per check, its details indented, its fix after; then the verdict and the exit code."""
+    from imagewatch.terminal import one_line  # an HSS error's newline must not forge a check line
+
     marks = MARKS if unicode else ASCII_MARKS
     for check in checks:
-        yield f"{marks[check.status]} {check.name}: {check.summary}"
+        yield f"{marks[check.status]} {check.name}: {one_line(check.summary)}"
         for detail in check.details:
-            yield f"    {detail}"
+            yield f"    {one_line(detail)}"
         if check.fix and check.status in ("warn", "fail"):
-            yield f"    fix: {check.fix}"
+            yield f"    fix: {one_line(check.fix)}"
     problems = sum(1 for c in checks if c.status == "fail")
     warnings = sum(1 for c in checks if c.status == "warn")
     code = verdict(checks)

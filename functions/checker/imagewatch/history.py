@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import Struct
@@ -45,7 +45,8 @@ class RunRecord(Struct, frozen=True, omit_defaults=True):
     exempted: int = 0
     duration_ms: int = 0
     complete: bool = False  # every listing complete: the read can be trusted to say what resolved
-    fixed: dict[str, list[int]] = {}  # severity -> [count, sum_fix_ms, within_sla_count]
+    # severity -> [count, sum_fix_ms, within_sla_count]; exactly three, or the record is refused when read
+    fixed: dict[str, Annotated[list[int], msgspec.Meta(min_length=3, max_length=3)]] = {}
 
 
 _encode = msgspec.json.Encoder().encode

@@ -525,7 +525,8 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
 
 def append_history(deps: RunDeps, summary: dict[str, Any], at: int, merged: Merged) -> None:
     """The run's record in the history (history.py), written after every ledger write and send: a
-    failed write is logged and named in ``problems``, and costs no alert and no exit code."""
+    failed write is logged and named in ``problems`` and ``store_errors`` (the CLI's exit 5), and
+    costs no alert."""
     record = run_record(
         summary, at=at, open_by_severity=dict(merged.open_by_severity), fixed=merged.tally.as_fixed()
     )
@@ -534,7 +535,9 @@ def append_history(deps: RunDeps, summary: dict[str, Any], at: int, merged: Merg
     except Exception as exc:  # a trend without this run, never a run without its alerts
         reason = str(exc) if isinstance(exc, StateStoreError) else exc.__class__.__name__
         log.error("run history not written: %s", reason)
-        summary["problems"].append(f"run history not written (trends and MTTR will miss this run): {reason}")
+        problem = f"run history not written (trends and MTTR will miss this run): {reason}"
+        summary["problems"].append(problem)
+        summary.setdefault("store_errors", []).append(problem)
 
 
 def summarize(

@@ -21,7 +21,7 @@ from imagewatch.history import since
 from imagewatch.violation import SEVERITIES, SEVERITY_ORDER
 
 WORST_IMAGES = 5
-MAX_TRACKED_IMAGES = 100_000  # per-image counters held at most (~20 MB); beyond, the rest is counted only
+MAX_TRACKED_IMAGES = 25_000  # images ranked at most (~16 MiB with realistic labels, measured)
 STATS_WINDOW_MS = 30 * 86_400_000  # MTTR and SLA compliance look back 30 days
 DAY_MS = 86_400_000
 
@@ -40,26 +40,32 @@ def span(ms: float) -> str:
 
 
 class _Image:
-    """One image's open violations: how many of each severity, and its worst entry (for the item)."""
+    """One image's open violations: how many of each severity, and the few fields of its worst entry
+    that its digest item shows (not the entry: 100,000 entries with their deliveries would be ~170 MB)."""
 
-    __slots__ = ("by_severity", "worst")
+    __slots__ = ("counts", "fingerprint", "message", "policy_id", "severity")
 
     def __init__(self, entry: LedgerEntry) -> None:
-        self.by_severity: Counter[str] = Counter()
-        self.worst = entry
+        self.counts = [0] * (len(SEVERITIES) + 1)  # by rank; the last for a severity no policy has
+        self._take(entry)
+
+    def _take(self, entry: LedgerEntry) -> None:
+        self.severity, self.policy_id = entry.severity, entry.policy_id
+        self.message, self.fingerprint = entry.message, entry.fingerprint
 
     def add(self, entry: LedgerEntry) -> None:
-        self.by_severity[entry.severity] += 1
-        if _rank(entry.severity) < _rank(self.worst.severity):
-            self.worst = entry
+        self.counts[_rank(entry.severity)] += 1
+        if _rank(entry.severity) < _rank(self.severity):
+            self._take(entry)
 
-    def key(self) -> tuple[int, int, str]:
+    @property
+    def by_severity(self) -> dict[str, int]:
+        return {sev: n for sev, n in zip(SEVERITIES, self.counts, strict=False) if n}
+
+    def key(self) -> tuple[int, int, int]:
         """Worst severity first, then most open violations of that severity, then most in all."""
-        return (
-            _rank(self.worst.severity),
-            -self.by_severity[self.worst.severity],
-            -sum(self.by_severity.values()),
-        )
+        rank = _rank(self.severity)
+        return (rank, -self.counts[rank], -sum(self.counts))
 
 
 def _rank(severity: str) -> int:
@@ -159,11 +165,13 @@ def build_summary(
     mentions: Sequence[str] = (),
     dry_run: bool = False,
     problems: Sequence[str] = (),
+    history_read: bool = True,
 ) -> Digest:
     """The summary digest. ``records``: the run history (``RunRecord``s ascending by ``at``) from
     before ``previous_ms`` on;
     ``stats``: ``{"mttr": history.mttr(…), "sla": history.sla_compliance(…)}`` over 30 days;
-    ``last_complete_at``: ``history.last_complete(records).at`` or None (said loudly, as a problem)."""
+    ``last_complete_at``: ``history.last_complete(records).at`` or None (said loudly, as a problem);
+    ``history_read``: False when the history could not be read, so nothing is claimed from it."""
     now = tally.now_ms
     change = since(records, previous_ms)
     # the runs' own counts when any ran in the period; else what the ledger still holds
@@ -173,7 +181,9 @@ def build_summary(
     open_now = {sev: n for sev in SEVERITIES if (n := tally.open_by_severity.get(sev, 0))}
     problems = list(problems)
     notes: list[str] = []
-    if last_complete_at is None:
+    if not history_read:
+        notes.append("last complete read: unknown (the run history could not be read)")
+    elif last_complete_at is None:
         problems.append(
             "LAST COMPLETE READ: NEVER — no run of this target has read HSS completely "
             "(is the schedule running? see the dead man's switch alarm and the function's log)"
@@ -206,17 +216,17 @@ def build_summary(
 
 
 def _image_item(label: str, image: _Image) -> DigestItem:
-    worst = image.worst
-    counts = " · ".join(f"{sev} {image.by_severity[sev]}" for sev in SEVERITIES if image.by_severity.get(sev))
-    total = sum(image.by_severity.values())
+    by_severity = image.by_severity
+    counts = " · ".join(f"{sev} {n}" for sev, n in by_severity.items())
+    total = sum(image.counts)
     return DigestItem(
         kind="open",
-        severity=worst.severity,
-        policy_id=worst.policy_id,
+        severity=image.severity,
+        policy_id=image.policy_id,
         policy_title=f"{total} open violation{'s' if total != 1 else ''} ({counts})",
         label=label,
-        message=worst.message,
-        fingerprint=worst.fingerprint,
+        message=image.message,
+        fingerprint=image.fingerprint,
     )
 
 

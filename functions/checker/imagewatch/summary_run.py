@@ -54,10 +54,11 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     previous = _int_marker(store.marker(target, SUMMARY_MARKER))
     since = min(now - STATS_WINDOW_MS, previous if previous is not None else now)
     problems: list[str] = []
+    history_read = True
     try:
         records = list(store.history(target, since))
     except StateStoreError as exc:  # the summary still goes out: the ledger's figures stand alone
-        records = []
+        records, history_read = [], False
         problems.append(f"run history could not be read: {exc}")
     tally = SummaryTally(now, previous, sla.overdue_ms).extend(store.scan(target))
     last = history.last_complete(records)
@@ -81,6 +82,7 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
             mentions=channel.mentions,
             dry_run=request.dry_run,
             problems=problems,
+            history_read=history_read,
         )
         payload = channel.platform.render(digest)
         if request.dry_run:
@@ -109,11 +111,14 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         "open_by_severity": dict(tally.open_by_severity),
         "overdue": {"total": tally.overdue, "by_severity": dict(tally.overdue_by_severity)},
         "exempted_open": tally.exempted,
+        "unranked": tally.untracked,  # open violations of images past MAX_TRACKED_IMAGES: counted, not ranked
         "notifications": tally_sent,
         "problems": problems,
         "errors": errors,
         "warnings": channel_warnings(deps.settings, deps.channels),
-        "status": "ok" if not errors and tally_sent["failed"] == 0 else "failed",
+        "status": "failed" if errors or tally_sent["failed"] else "partial" if not history_read else "ok",
+        # the exit code's "store failed" (5) when the history was unreadable: the summary went out without it
+        **({"store_errors": problems[:1]} if not history_read else {}),
     }
     if request.dry_run:
         result["digests"] = notifier.digests

@@ -31,6 +31,18 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+# Line breaks and tabs, bidirectional overrides and isolates, zero-width and other format characters:
+# in a table cell or a summary line they forge rows or reorder what a reader sees.
+_LINE_BREAKERS = re.compile(r"[\n\r\t\v\f\x85\u2028\u2029]+")
+_INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def one_line(text: object) -> str:
+    """``text`` as one line of plain characters: ``strip_controls``, line breaks and tabs as one space,
+    no bidi or zero-width characters. For anything quoted from outside into a row or a labelled line."""
+    return _INVISIBLE.sub("", _LINE_BREAKERS.sub(" ", strip_controls(str(text))))
+
+
 class SafeWriter:
     """A text stream that strips control characters from everything written, then passes it on."""
 

@@ -64,6 +64,13 @@ class Workspace:
         handle, name = tempfile.mkstemp(prefix="imagewatch-run-", suffix=".sqlite3", dir=directory)
         os.close(handle)
         self.path = Path(name)
+        try:  # a signal or an error before the caller's ``with`` holds it must not leave the file behind
+            self._open(name)
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
+
+    def _open(self, name: str) -> None:
         self._db = sqlite3.connect(name, isolation_level=None)
         self._db.executescript(
             f"""

@@ -152,9 +152,11 @@ def csv_header(view: View) -> list[str]:
 def csv_cells(data: dict[str, Any], view: View) -> list[str]:
     """A row's cells; a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first)
     gets a leading ``'``: labels and messages quote HSS data, which is not ours."""
-    cells = ["" if data[name] is None else str(data[name]) for name in CSV_FIELDS]
-    cells += [data["notified"][name] or "" for name in view.channels]
-    return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell for cell in cells]
+    from imagewatch.terminal import one_line  # cleaned first: "\x07=2+5" must not become "=2+5" later
+
+    cells = [one_line("" if data[name] is None else data[name]).strip() for name in CSV_FIELDS]
+    cells += [one_line(data["notified"][name] or "").strip() for name in view.channels]
+    return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in cells]
 
 
 def _heading(name: str) -> str:
@@ -191,7 +193,9 @@ def table_line(entry: LedgerEntry, view: View) -> str:
             else f"{human_age(view.now_ms - last)} ago"
         )
         cells.append(shown.ljust(len(_heading(name))))
-    return "  ".join([*cells, entry.label])
+    from imagewatch.terminal import one_line  # a newline in a host name must not forge a row
+
+    return "  ".join([one_line(cell) for cell in (*cells, entry.label)])
 
 
 def due_cell(entry: LedgerEntry, now_ms: int) -> str:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -15,6 +15,7 @@ import msgspec
 
 from imagewatch.alerts.ledger import Delivery, LedgerEntry
 from imagewatch.history import RunRecord
+from imagewatch.hss.errors import short_repr
 
 T = TypeVar("T")
 
@@ -150,26 +151,48 @@ def entry_from_row(row: dict[str, object]) -> LedgerEntry:
         deliveries = _decode_deliveries(raw)
     else:
         deliveries = {name: Delivery(**value) for name, value in raw.items()}  # type: ignore[union-attr]
+    fp = str(row["fingerprint"])
     return LedgerEntry(
-        fingerprint=str(row["fingerprint"]),
-        policy_id=str(row["policy_id"]),
-        subject=str(row["subject"]),
-        severity=str(row["severity"]),
-        label=str(row["label"]),
-        message=str(row["message"]),
+        fingerprint=fp,
+        policy_id=_text(row, "policy_id", fp),
+        subject=_text(row, "subject", fp),
+        severity=_text(row, "severity", fp),
+        label=_text(row, "label", fp),
+        message=_text(row, "message", fp),
         status=row["status"] if row["status"] in ("resolved", "exempted") else "open",  # type: ignore[arg-type]
-        first_seen=int(row["first_seen"]),  # type: ignore[call-overload]
-        last_seen=int(row["last_seen"]),  # type: ignore[call-overload]
-        resolved_at=None if row.get("resolved_at") is None else int(row["resolved_at"]),  # type: ignore[call-overload]
+        first_seen=_instant(row, "first_seen", fp),  # type: ignore[arg-type]
+        last_seen=_instant(row, "last_seen", fp),  # type: ignore[arg-type]
+        resolved_at=_instant(row, "resolved_at", fp, optional=True),
         deliveries=deliveries,
-        due_at=_optional_int(row.get("due_at")),
-        paused_ms=_optional_int(row.get("paused_ms")) or 0,
-        paused_since=_optional_int(row.get("paused_since")),
+        due_at=_instant(row, "due_at", fp, optional=True),
+        paused_ms=_instant(row, "paused_ms", fp, optional=True) or 0,
+        paused_since=_instant(row, "paused_since", fp, optional=True),
     )
 
 
-def _optional_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later "time" is a broken row
+
+
+def _text(row: Mapping[str, object], name: str, fp: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str):
+        raise StateStoreError(f"ledger entry {fp}: {name} is {short_repr(value)}, expected text")
+    return value
+
+
+def _instant(row: Mapping[str, object], name: str, fp: str, *, optional: bool = False) -> int | None:
+    """A time (or duration) in ms from a stored row; a value no clock makes is a broken row, said as
+    the store's error (the CLI's exit 5), never a crash further on."""
+    value = row.get(name)
+    if value is None and optional:
+        return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        number = -1
+    if not 0 <= number <= LATEST_MS or isinstance(value, bool):
+        raise StateStoreError(f"ledger entry {fp}: {name} is {short_repr(value)}, expected ms since 1970")
+    return number
 
 
 _decode_deliveries = msgspec.json.Decoder(dict[str, Delivery]).decode

@@ -28,6 +28,8 @@ class ExitCode(IntEnum):
     """A channel failed to deliver (the alerts stay due and are retried next run)."""
     STORE = 5
     """The ledger or the report store failed."""
+    INTERNAL = 70
+    """A bug (EX_SOFTWARE): its traceback is printed; never 1, which says "violations"."""
     BUSY = 6
     """Another run of this target holds its lease: this one read nothing and decided nothing (the
     schedule's next run will; a script can retry)."""
@@ -46,6 +48,7 @@ MEANING = {
     ExitCode.DELIVERY: "a channel failed to deliver",
     ExitCode.STORE: "the ledger or report store failed",
     ExitCode.BUSY: "another run of this target holds its lease; nothing was done",
+    ExitCode.INTERNAL: "internal error (a bug: the traceback says where)",
 }
 
 
@@ -85,6 +88,8 @@ def reasons_for(summary: Mapping[str, Any], fail_on: str | None = None) -> dict[
     elif errors or invalid:
         what = [*errors, *([f"{len(invalid)} policy file error(s)"] if invalid else [])]
         reasons[ExitCode.CONFIG] = "; ".join(what)
+    if summary.get("store_errors"):  # a part the run could do without, but not well (e.g. the history)
+        reasons.setdefault(ExitCode.STORE, "; ".join(summary["store_errors"]))
     failed = (summary.get("notifications") or {}).get("failed") or 0
     if failed:
         reasons[ExitCode.DELIVERY] = f"{failed} channel(s) failed to deliver"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from imagewatch.commands.exit_codes import MEANING, ExitCode, worst
-from imagewatch.terminal import strip_controls
+from imagewatch.terminal import one_line, strip_controls
 
 Span = tuple[str, str]  # (text, rich style; "" for none)
 Line = tuple[Span, ...]
@@ -25,7 +25,7 @@ MAX_LISTED = 5  # problems, errors, warnings… shown before "…and N more"
 
 
 def _span(text: object, style: str = "") -> Span:
-    return (strip_controls(str(text)), style)
+    return (one_line(text), style)
 
 
 def _line(*spans: Span) -> Line:

@@ -13,6 +13,17 @@ from imagewatch.commands.exit_codes import HELP as EXIT_CODES_HELP
 from imagewatch.commands.output import add_output_flags, finish
 
 
+def budget_seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds in (0, 900], a Lambda function's limits."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 900:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected seconds, more than 0 and at most 900")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     invoke = sub.add_parser(
         "invoke",
@@ -26,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     invoke.add_argument("event", help="an event JSON file, e.g. events/scheduled.json ('-' for stdin)")
     invoke.add_argument(
         "--timeout",
-        type=float,
+        type=budget_seconds,
         default=900.0,
         metavar="SECONDS",
         help="the context's time budget, as the function's Timeout (default 900)",
