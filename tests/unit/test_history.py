@@ -333,3 +333,11 @@ def test_a_record_whose_fixed_is_not_three_numbers_is_refused_when_read() -> Non
     assert decode_record(good).fixed == {"high": [1, 5, 1]}
     with pytest.raises(msgspec.ValidationError, match=r"length >= 3 - at `\$.fixed"):
         decode_record(b'{"at":1,"target":"t","status":"ok","fixed":{"high":[1]}}')
+
+
+def test_two_runs_in_one_second_are_two_rows_per_run() -> None:
+    """Found by a fresh clone's CI: the per-run trend grouped by the second, so two quick runs were one."""
+    second = 1_767_225_600_000
+    runs = [RunRecord(at=second + ms, target="t", status="ok") for ms in (100, 900)]
+    assert [row.runs for row in trend(runs, "run")] == [1, 1]
+    assert [row.runs for row in trend([*runs, runs[-1]], "day")] == [2]  # the same run twice is one

@@ -182,18 +182,20 @@ def trend(records: Iterable[RunRecord], per: Literal["run", "day"] = "run") -> l
     by ``at``, as a store yields them). Memory: one row per period."""
     rows: list[TrendRow] = []
     group: list[RunRecord] = []
-    key: str | None = None
+    key: object = None
+    label = ""
     for record in records:
         if group and record.at == group[-1].at:
             continue  # the same run twice is one
-        period = iso(record.at) if per == "run" else iso(record.at)[:10]
+        # a run is its own period, even two in one second (the label shows the second, the key is the ms)
+        period: object = record.at if per == "run" else iso(record.at)[:10]
         if key is not None and period != key:
-            rows.append(_row(key, group))
+            rows.append(_row(label, group))
             group = []
-        key = period
+        key, label = period, iso(record.at) if per == "run" else iso(record.at)[:10]
         group.append(record)
     if group and key is not None:
-        rows.append(_row(key, group))
+        rows.append(_row(label, group))
     return rows
 
 
