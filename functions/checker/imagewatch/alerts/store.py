@@ -184,6 +184,8 @@ def _instant(row: Mapping[str, object], name: str, fp: str, *, optional: bool = 
     """A time (or duration) in ms from a stored row; a value no clock makes is a broken row, said as
     the store's error (the CLI's exit 5), never a crash further on."""
     value = row.get(name)
+    if value.__class__ is int and 0 <= value <= LATEST_MS:  # type: ignore[operator]  # the usual row
+        return value  # type: ignore[return-value]
     if value is None and optional:
         return None
     try:

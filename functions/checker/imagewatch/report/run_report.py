@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterable, Mapping
@@ -299,6 +300,13 @@ def sla_cells(clock: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def _iso_ms(ms: int | None) -> str:
+    return "" if ms is None else _iso_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    """Cached: the entries a run found share their first seen (and so their due) to the millisecond,
+    so a 50,000-row report formats a handful of distinct times, not 100,000 (0.25 s of strftime)."""
     from datetime import UTC, datetime
 
-    return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
