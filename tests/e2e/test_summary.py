@@ -173,3 +173,7 @@ def test_preview_summary_renders_for_a_platform_without_sending(env: dict, sink:
     )
     both = imagewatch("preview", "--summary", "--all", "--platform", "slack")
     assert both.returncode == 2 and "--all and --summary" in both.stderr
+    # --fail-on reads the open violations the summary counts (the known fleet has critical ones)
+    assert as_json["violations"]["by_severity"]["critical"] >= 1
+    gated = imagewatch("preview", "--summary", "--platform", "slack", "--fail-on", "critical")
+    assert gated.returncode == 1, gated.stderr

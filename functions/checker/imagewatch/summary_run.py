@@ -109,6 +109,11 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         "latest_report": report_key,  # linked in the summary where the report sink can make a link
         "last_complete_read_at": _iso(last.at / 1000) if last is not None else None,
         "open_by_severity": dict(tally.open_by_severity),
+        # what --fail-on reads: the open violations, as a check's summary says them
+        "violations": {
+            "total": sum(tally.open_by_severity.values()),
+            "by_severity": dict(tally.open_by_severity),
+        },
         "overdue": {"total": tally.overdue, "by_severity": dict(tally.overdue_by_severity)},
         "exempted_open": tally.exempted,
         "unranked": tally.untracked,  # open violations of images past MAX_TRACKED_IMAGES: counted, not ranked
