@@ -30,14 +30,8 @@ SECRET_NAMES = frozenset(
 )
 
 
-# Every variable imagewatch reads (the contract: README.md, "Configuration"). A name set in the
-# environment that is none of these but is spelled like an unset one is kept in ``Settings.unread``.
-CONTRACT = (
-    "HSS_REGION",
-    "HSS_ENDPOINT",
-    "HSS_ENDPOINT_ALLOWLIST",
-    "HSS_PROJECT_ID",
-    "HSS_ENTERPRISE_PROJECT_ID",
+# The variables of the ways to authenticate (docs/hss.md: AK/SK wins over a token over a password).
+CREDENTIAL_VARIABLES = (
     "HSS_AK",
     "HSS_SK",
     "HSS_SECURITY_TOKEN",
@@ -46,6 +40,17 @@ CONTRACT = (
     "HSS_IAM_PASSWORD",
     "HSS_IAM_DOMAIN",
     "HSS_IAM_ENDPOINT",
+)
+
+# Every variable imagewatch reads (the contract: README.md, "Configuration"). A name set in the
+# environment that is none of these but is spelled like an unset one is kept in ``Settings.unread``.
+CONTRACT = (
+    "HSS_REGION",
+    "HSS_ENDPOINT",
+    "HSS_ENDPOINT_ALLOWLIST",
+    "HSS_PROJECT_ID",
+    "HSS_ENTERPRISE_PROJECT_ID",
+    *CREDENTIAL_VARIABLES,
     "HSS_MAX_IN_FLIGHT",
     "HSS_MAX_RPS",
     "POLICY_PATH",

@@ -110,20 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Credential variables one flow does not use: left set in a shell, they could win over the one printed
-# (AK/SK wins over a token over a password: docs/hss.md).
-_CREDENTIAL_VARIABLES = (
-    "HSS_AK",
-    "HSS_SK",
-    "HSS_SECURITY_TOKEN",
-    "HSS_AUTH_TOKEN",
-    "HSS_IAM_USER",
-    "HSS_IAM_PASSWORD",
-    "HSS_IAM_DOMAIN",
-    "HSS_IAM_ENDPOINT",
-)
-
-
 def export_lines(url: str, credentials: Credentials) -> list[str]:
     """Shell lines that point ``imagewatch run`` at the emulator at ``url``: the endpoint, the project,
     every enterprise project (``all_granted_eps``: without it HSS lists the default project only, 60% of
@@ -161,7 +147,10 @@ def export_lines(url: str, credentials: Credentials) -> list[str]:
     else:
         used = []
         lines.append("# no credentials: give --ak/--sk, --token or the --iam-* flags")
-    unused = [name for name in _CREDENTIAL_VARIABLES if name not in used]
+    from imagewatch.settings import CREDENTIAL_VARIABLES
+
+    # those one flow does not use: left set in a shell, they could win over the ones printed
+    unused = [name for name in CREDENTIAL_VARIABLES if name not in used]
     return [*lines, f"unset {' '.join(unused)}"]
 
 
