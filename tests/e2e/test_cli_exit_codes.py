@@ -18,6 +18,7 @@ import pytest
 
 from imagewatch.emulator import Emulator
 from imagewatch.standins.webhook_sink import WebhookSink
+from support.cli import run_imagewatch
 from support.known_fleet import EXPECTED, ROOT
 
 pytestmark = pytest.mark.slow
@@ -27,14 +28,7 @@ TEST_NOTIFICATION = str(ROOT / "events" / "test-notification.json")
 
 def imagewatch(*args: str) -> subprocess.CompletedProcess[str]:
     """The command as a script runs it: stdout and stderr are pipes (so the output is JSON)."""
-    return subprocess.run(
-        [sys.executable, "-m", "imagewatch.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_imagewatch(*args)
 
 
 def test_a_run_that_did_its_job_exits_0_with_the_json_document(env: dict, sink: WebhookSink) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from imagewatch.emulator.auth import DEMO_AK, DEMO_SK
 from imagewatch.history import RunRecord
 from imagewatch.settings import Settings
 from imagewatch.standins.webhook_sink import WebhookSink
+from support.cli import run_imagewatch
 from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, ROOT, known_fleet
 
 PACKAGE_ROOT = ROOT / "functions" / "checker"
@@ -29,15 +29,7 @@ HOUR, DAY = 3_600_000, 86_400_000
 
 
 def imagewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "imagewatch.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = run_imagewatch(*args, env=env)
     assert DEMO_SK not in done.stdout + done.stderr
     return done
 

@@ -23,6 +23,7 @@ from imagewatch.emulator import Emulator
 from imagewatch.emulator.auth import DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_SK, DEMO_TOKEN
 from imagewatch.standins.webhook_sink import WebhookSink
 from imagewatch.terminal import strip_controls
+from support.cli import run_imagewatch
 from support.terminal_session import at_terminal
 
 pytestmark = pytest.mark.slow
@@ -30,9 +31,7 @@ COMMAND = [sys.executable, "-m", "imagewatch.cli"]
 
 
 def imagewatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL
-    )
+    return run_imagewatch(*args)
 
 
 def without(*names: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from imagewatch.emulator import Emulator, Fleet
 from imagewatch.emulator.auth import DEMO_AK, DEMO_SK
 from imagewatch.standins.webhook_sink import WebhookSink
 from imagewatch.violation import SEVERITY_ORDER
+from support.cli import run_imagewatch
 from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, ROOT, known_fleet
 
 PACKAGE_ROOT = ROOT / "functions" / "checker"
@@ -28,15 +29,7 @@ HIGH = {("high-severity", "a"), ("high-severity", "g"), ("high-severity", "h")}
 
 
 def imagewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "imagewatch.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = run_imagewatch(*args, env=env)
     shown = done.stdout + done.stderr
     assert DEMO_SK not in shown and env["WEBHOOK_OPS_URL"] not in shown and "st4nd-in-t0ken" not in shown
     return done

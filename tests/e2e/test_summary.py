@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from imagewatch.alerts.sqlite_store import SqliteStore
 from imagewatch.settings import Settings
 from imagewatch.standins.chat.base import strings
 from imagewatch.standins.webhook_sink import WebhookSink
+from support.cli import run_imagewatch
 from support.known_fleet import EXPECTED, ROOT
 
 SUMMARY_EVENT = str(ROOT / "events" / "summary.json")
@@ -31,15 +31,7 @@ SECRET = "summary-signing-secret"
 
 
 def imagewatch(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "imagewatch.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-    )
+    return run_imagewatch(*args, stdin=stdin)
 
 
 @pytest.fixture
