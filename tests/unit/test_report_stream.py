@@ -398,3 +398,15 @@ def test_memory_stays_flat_at_200k_rows() -> None:
         sink.sizes[f"{BASE}.violations.jsonl.gz"] > ROWS * 20
         and sink.sizes[f"{BASE}.violations.csv.gz"] > ROWS * 10
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["=1+2", "\x07=2+5", "\u202e=2+5", "\u200b@SUM(A1)", "\x1b[31m-1+2", " =cmd", "\n+1", "\t=1"]
+)
+def test_the_report_csv_defuses_a_formula_behind_invisible_characters(text: str) -> None:
+    """The one guard (``csv_cell``) for reports and ``imagewatch violations``: the first *visible*
+    character decides, so stripping the invisible ones later cannot arm the cell."""
+    from imagewatch.report.run_report import csv_cell
+
+    assert csv_cell(text) == "'" + text
+    assert csv_cell("nginx:1.25") == "nginx:1.25" and csv_cell("") == "" and csv_cell("/a=b") == "/a=b"

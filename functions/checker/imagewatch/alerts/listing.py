@@ -152,11 +152,12 @@ def csv_header(view: View) -> list[str]:
 def csv_cells(data: dict[str, Any], view: View) -> list[str]:
     """A row's cells; a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first)
     gets a leading ``'``: labels and messages quote HSS data, which is not ours."""
-    from imagewatch.terminal import one_line  # cleaned first: "\x07=2+5" must not become "=2+5" later
+    from imagewatch.report.run_report import csv_cell
+    from imagewatch.terminal import one_line  # one line each: a newline must not split a cell's text
 
     cells = [one_line("" if data[name] is None else data[name]).strip() for name in CSV_FIELDS]
     cells += [one_line(data["notified"][name] or "").strip() for name in view.channels]
-    return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in cells]
+    return [csv_cell(cell) for cell in cells]
 
 
 def _heading(name: str) -> str:

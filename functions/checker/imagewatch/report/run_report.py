@@ -69,16 +69,26 @@ def render_csv(violations: Iterable[Violation]) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for violation in violations:
         row = violation.to_dict()
-        writer.writerow([_csv_safe(str(row[column])) for column in CSV_COLUMNS])
+        writer.writerow([csv_cell(str(row[column])) for column in CSV_COLUMNS])
     return out.getvalue().encode()
 
 
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
-def _csv_safe(value: str) -> str:
-    """Defuse spreadsheet formulas in inventory text (CSV injection)."""
-    return "'" + value if value and value[0] in _FORMULA_STARTS else value
+def csv_cell(value: str) -> str:
+    """A CSV cell that a spreadsheet will not run: text whose first visible character starts a formula
+    (``=``, ``+``, ``-``, ``@``) gets a leading ``'``, also behind whitespace, control or invisible
+    characters (``"\\x07=2+5"`` would become ``=2+5`` wherever they are stripped later). The one guard
+    for every CSV imagewatch writes (reports, ``imagewatch violations``)."""
+    first = value[:1]
+    if not first or (first.isascii() and first.isalnum()):  # the usual cell: nothing to look behind
+        return value
+    if first in _FORMULA_STARTS:
+        return "'" + value
+    from imagewatch.terminal import one_line
+
+    return "'" + value if one_line(value).lstrip()[:1] in _FORMULA_STARTS else value
 
 
 class ViolationReport:
@@ -148,7 +158,7 @@ class ViolationReport:
     def _write(self, row: Mapping[str, Any], cells: tuple[object, ...]) -> None:
         """``cells`` in ``STREAM_CSV_COLUMNS`` order."""
         self._files["jsonl"].write_line(_json_line(row))
-        self._csv.writerow([_csv_safe(cell if cell.__class__ is str else str(cell)) for cell in cells])
+        self._csv.writerow([csv_cell(cell if cell.__class__ is str else str(cell)) for cell in cells])
 
     def close(self) -> dict[str, str]:
         """Finish both files; return where each is (``{"jsonl": …, "csv": …}``, as ``put`` would)."""
