@@ -51,9 +51,10 @@ class Violation(Struct, frozen=True):
         """Worst first, then by policy and subject, so every digest and report orders alike."""
         return (SEVERITY_ORDER[self.severity], self.policy_id, self.subject)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, known_fingerprint: str | None = None) -> dict[str, Any]:
+        """JSON-ready; ``known_fingerprint``: this violation's, when the caller has it (no re-hash)."""
         return {
-            "fingerprint": self.fingerprint,
+            "fingerprint": known_fingerprint or self.fingerprint,
             "policy_id": self.policy_id,
             "policy_title": self.policy_title,
             "severity": self.severity,

@@ -16,7 +16,7 @@ from imagewatch.alerts.store import (
     StateStoreError,
     check_page_size,
     chunked,
-    entry_from_row,
+    entry_from_values,
     entry_to_row,
 )
 from imagewatch.history import RunRecord, decode_record, encode_record
@@ -104,7 +104,7 @@ class SqliteStore:
         while True:
             try:
                 rows = self._db.execute(_PAGE_SQL, (target, after, limit)).fetchall()
-                page = [entry_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+                page = [entry_from_values(row) for row in rows]
             except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
                 raise StateStoreError(f"state store {self.path}: cannot read the ledger: {exc}") from None
             yield from page

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -171,6 +171,66 @@ def entry_from_row(row: dict[str, object]) -> LedgerEntry:
 
 
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later "time" is a broken row
+def entry_from_values(values: Sequence[object]) -> LedgerEntry:
+    """``entry_from_row`` for a row's values in ``ENTRY_FIELDS`` order (an SQLite row), with a fast path:
+    the usual row — text where text belongs, times in range, deliveries as JSON text — is built
+    directly (a steady 100,000-record run reads ~50,000 of them); any other goes through
+    ``entry_from_row``, which names what is wrong."""
+    (
+        fp,
+        policy,
+        subject,
+        severity,
+        label,
+        message,
+        status,
+        first,
+        last,
+        resolved,
+        deliveries,
+        due,
+        paused,
+        since,
+    ) = values
+    if (
+        fp.__class__ is str
+        and policy.__class__ is str
+        and subject.__class__ is str
+        and severity.__class__ is str
+        and label.__class__ is str
+        and message.__class__ is str
+        and status.__class__ is str
+        and deliveries.__class__ is str
+        and _usual_instant(first)
+        and _usual_instant(last)
+        and (resolved is None or _usual_instant(resolved))
+        and (due is None or _usual_instant(due))
+        and _usual_instant(paused)
+        and (since is None or _usual_instant(since))
+    ):
+        return LedgerEntry(
+            fingerprint=fp,  # type: ignore[arg-type]
+            policy_id=policy,  # type: ignore[arg-type]
+            subject=subject,  # type: ignore[arg-type]
+            severity=severity,  # type: ignore[arg-type]
+            label=label,  # type: ignore[arg-type]
+            message=message,  # type: ignore[arg-type]
+            status=status if status in ("resolved", "exempted") else "open",  # type: ignore[arg-type]
+            first_seen=first,  # type: ignore[arg-type]
+            last_seen=last,  # type: ignore[arg-type]
+            resolved_at=resolved,  # type: ignore[arg-type]
+            deliveries=_decode_deliveries(deliveries),  # type: ignore[arg-type]
+            due_at=due,  # type: ignore[arg-type]
+            paused_ms=paused,  # type: ignore[arg-type]
+            paused_since=since,  # type: ignore[arg-type]
+        )
+    return entry_from_row(dict(zip(ENTRY_FIELDS, values, strict=True)))
+
+
+def _usual_instant(value: object) -> bool:
+    return value.__class__ is int and 0 <= value <= LATEST_MS  # type: ignore[operator]
+
+
 
 
 def _text(row: Mapping[str, object], name: str, fp: str) -> str:

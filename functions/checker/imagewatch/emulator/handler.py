@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import msgspec
+
 from imagewatch.emulator.auth import Denied
 from imagewatch.emulator.faults import Fault, Target
 from imagewatch.emulator.filters import QueryError, parse_query
@@ -274,13 +276,15 @@ class Handler(BaseHTTPRequestHandler):
         lie = emulator.faults.on_lie()
         offset = 0 if lie is not None and lie.shape == "ignore_offset" else request.offset
         total, records = emulator.fleet.page(request.filter, offset, request.limit)
+        corrupted = False
         for fault in emulator.faults.corruptions(request.offset, len(records)):
             position = fault.offset - request.offset
+            corrupted = True
             if fault.field is None:
                 records[position] = fault.value
             elif isinstance(records[position], dict):
                 records[position][fault.field] = fault.value
-        raw = json.dumps(_told(lie, total, records)).encode()
+        raw = _page_body(_told(lie, total, records), plain=not corrupted)
         if emulator.faults.on_answer() is not None:
             raw = raw[: max(1, len(raw) // 2)]  # cut mid-document: not JSON any more
         if granted.token is not None and emulator.faults.token_used():
@@ -334,6 +338,22 @@ def _stats_json(emulator: Emulator) -> dict[str, Any]:
         "by_route": stats.by_route,
         "by_status": {str(status): count for status, count in stats.by_status.items()},
     }
+
+
+_encode_page = msgspec.json.Encoder().encode
+
+
+def _page_body(document: dict[str, Any], *, plain: bool) -> bytes:
+    """A page's JSON. msgspec's encoder takes ~0.1 ms for 200 records where ``json.dumps`` takes ~0.6:
+    on one machine the emulator's CPU competes with the client it serves, and the paging benchmark
+    should measure the client. A page carrying a corruption fault keeps ``json.dumps``, which writes
+    what msgspec refuses or rewrites (``NaN``, integers beyond 64 bits, lone surrogates)."""
+    if plain:
+        try:
+            return _encode_page(document)
+        except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+            pass
+    return json.dumps(document).encode()
 
 
 def _told(lie: Fault | None, total: int, records: list[Any]) -> dict[str, Any]:
