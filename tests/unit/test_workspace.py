@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,11 +69,31 @@ def test_nothing_can_be_added_once_findings_are_read(tmp_path: Path) -> None:
             work.add(finding("b", "h1"))
 
 
-def test_the_file_is_gone_after_the_run_even_when_it_failed(tmp_path: Path) -> None:
+def test_the_file_is_never_visible_so_even_a_killed_run_leaves_nothing(tmp_path: Path) -> None:
+    """Unlinked as soon as it is open: a run killed by the OOM killer or SIGKILL (no ``finally``) leaves
+    no file in the temp folder, where a warm Lambda would keep it for the next invocation."""
     with pytest.raises(ZeroDivisionError), Workspace(tmp_path) as work:
-        work.add(finding("a", "h1"))
-        assert work.path.exists()
+        for index in range(3_000):  # past one write batch: the data is on disk, not only buffered
+            work.add(finding(f"image-{index}", "h1"))
+        work._flush()
+        assert list(tmp_path.iterdir()) == []
+        assert work.count() == 3_000  # and the unlinked file still holds everything
         raise ZeroDivisionError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_run_leaves_no_workspace_file(tmp_path: Path) -> None:
+    """The process dies with its workspace open and spilled: nothing remains under its temp folder."""
+    code = (
+        "import os, sys; sys.path[:0] = sys.argv[2:];"
+        "import imagewatch.workspace as w; w.SEEN_IN_MEMORY = 2;"
+        "from imagewatch.hss.model import Image;"
+        "work = w.Workspace(sys.argv[1]);"
+        "[work.saw(Image(image_id=f'i{n}', host_id=f'h{n}')) for n in range(50)];"
+        "os.kill(os.getpid(), 9)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path), *sys.path], check=False)
+    assert done.returncode == -9
     assert list(tmp_path.iterdir()) == []
 
 
@@ -107,6 +129,7 @@ def test_records_and_images_read_by_several_queries_count_once(
         assert work.read_counts() == (6, 3)
         work.saw(fleet[0].__copy__())  # the same record again, as another object
         assert work.read_counts() == (6, 3)
-        spilled = len(list(tmp_path.iterdir())) > 1  # the workspace file, and the tallies' spill files
+        spilled = work._records._spill is not None and work._images._spill is not None
         assert spilled == (held < 6)
+        assert list(tmp_path.iterdir()) == []  # spilled or not, no file is ever visible
     assert list(tmp_path.iterdir()) == []  # every file gone with the workspace

@@ -84,18 +84,12 @@ class HashTally:
 
     def _move_to_spill(self) -> None:
         if self._spill is None:
-            import sqlite3
-            import tempfile
+            from imagewatch.scratch_db import open_scratch
 
-            handle, self._spill_path = tempfile.mkstemp(
-                prefix="imagewatch-hashes-", suffix=".sqlite3", dir=self._directory
+            self._spill, leftover = open_scratch(
+                "imagewatch-hashes-", self._directory, "PRAGMA temp_store = FILE; CREATE TABLE h (k INTEGER)"
             )
-            os.close(handle)
-            self._spill = sqlite3.connect(self._spill_path, isolation_level=None)
-            self._spill.executescript(
-                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;"
-                " CREATE TABLE h (k INTEGER)"
-            )
+            self._spill_path = None if leftover is None else str(leftover)
         self._spill.execute("BEGIN")
         for bucket in self._buckets:
             self._spill.executemany("INSERT INTO h VALUES (?)", ((key,) for key in bucket))

@@ -17,9 +17,7 @@ is kept (``HashTally``): in memory up to ``SEEN_IN_MEMORY`` of them, then in a f
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import msgspec
 from imagewatch.alerts.ledger import LedgerEntry
 from imagewatch.hash_tally import HashTally
 from imagewatch.hss.model import Image
+from imagewatch.scratch_db import open_scratch
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
 BATCH = 2_000  # findings buffered before one executemany
@@ -61,21 +60,10 @@ class Workspace:
     stage. Use as a context manager: the file is deleted on exit, whatever happened."""
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        handle, name = tempfile.mkstemp(prefix="imagewatch-run-", suffix=".sqlite3", dir=directory)
-        os.close(handle)
-        self.path = Path(name)
-        try:  # a signal or an error before the caller's ``with`` holds it must not leave the file behind
-            self._open(name)
-        except BaseException:
-            self.path.unlink(missing_ok=True)
-            raise
-
-    def _open(self, name: str) -> None:
-        self._db = sqlite3.connect(name, isolation_level=None)
-        self._db.executescript(
+        self._db, self.leftover = open_scratch(
+            "imagewatch-run-",
+            directory,
             f"""
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
             PRAGMA temp_store = FILE;
             PRAGMA cache_size = -{CACHE_KIB};
             CREATE TABLE found (fp TEXT PRIMARY KEY, rank INTEGER, policy_id TEXT, subject TEXT, data BLOB);
@@ -86,11 +74,11 @@ class Workspace:
             CREATE TABLE folded (fp TEXT PRIMARY KEY, data BLOB);
             CREATE TABLE fold_sources (fp TEXT PRIMARY KEY) WITHOUT ROWID;
             CREATE TABLE exempted (fp TEXT PRIMARY KEY) WITHOUT ROWID;
-            """
+            """,
         )
         # each in a spill file of its own beside this one, should it outgrow SEEN_IN_MEMORY
-        self._records = HashTally(SEEN_IN_MEMORY, self.path.parent)  # records read (Image.identity)
-        self._images = HashTally(SEEN_IN_MEMORY, self.path.parent)  # images read (as subjects name them)
+        self._records = HashTally(SEEN_IN_MEMORY, directory)  # records read (Image.identity)
+        self._images = HashTally(SEEN_IN_MEMORY, directory)  # images read (as subjects name them)
         self._found: list[tuple[str, int, str, str, bytes]] = []
         self._hosts: list[tuple[str, str, str]] = []
         self._exempted: list[tuple[str]] = []  # subjects an exemption let pass (SLA clocks pause)
@@ -108,9 +96,8 @@ class Workspace:
         self._images.close()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{self.path}{suffix}").unlink()
+        if self.leftover is not None:  # a platform where the open file could not be unlinked
+            self.leftover.unlink(missing_ok=True)
 
     # -- findings -------------------------------------------------------------------------------
 
