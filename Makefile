@@ -44,7 +44,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint $(CHECKOV)
+# The HTML report's browser tests (tests/e2e/test_html_report_browser.py) drive Debian's Chromium
+# headless through Playwright's Python API, never a browser build of Playwright's own (no download
+# outside the package registries). Installed here when missing (CI runs as root on Debian).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM): install your system's chromium package" >&2; exit 1; }
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+test: lint $(CHECKOV) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

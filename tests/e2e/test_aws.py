@@ -118,24 +118,27 @@ def test_scheduled_run_uses_table_bucket_and_secret(stack: dict) -> None:
     assert all(int(item["expires_at"]["N"]) > 0 for item in items)
     keys = report_keys(stack)
     assert [k.rsplit("/", 1)[1].split(".", 1)[1] for k in keys] == [
+        "html",
         "json",
         "violations.csv.gz",
         "violations.jsonl.gz",
     ]
     assert (
-        keys[0].startswith("reports/127.0.0.1_")
-        and summary["report"]["json"] == f"s3://{stack['bucket']}/{keys[0]}"
+        keys[1].startswith("reports/127.0.0.1_")
+        and summary["report"]["json"] == f"s3://{stack['bucket']}/{keys[1]}"
+        and summary["report"]["html"] == f"s3://{stack['bucket']}/{keys[0]}"
     )
-    report = json.loads(stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[0])["Body"].read())
-    body = stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[2])["Body"].read()
+    report = json.loads(stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[1])["Body"].read())
+    body = stack["s3"].get_object(Bucket=stack["bucket"], Key=keys[3])["Body"].read()
     rows = [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
     digest = stack["sink"].received[0].json()
     assert {row["fingerprint"] for row in rows} == {a["fingerprint"] for a in digest["alerts"]}
-    assert report["violation_files"]["jsonl"] == f"s3://{stack['bucket']}/{keys[2]}"
+    assert report["violation_files"]["jsonl"] == f"s3://{stack['bucket']}/{keys[3]}"
     assert report["settings"]["state_table"] == stack["table"] and report["settings"]["hss_sk"] == "(set)"
-    # the digest's link is a presigned URL that really serves this report
+    # the digest's link is a presigned URL that really serves this run's HTML report
     linked = httpx.get(digest["report_url"], timeout=10)
-    assert linked.status_code == 200 and json.loads(linked.content)["run_id"] == summary["run_id"]
+    assert linked.status_code == 200 and linked.headers["content-type"] == "text/html; charset=utf-8"
+    assert f'<b class="mono">{summary["run_id"]}</b>' in linked.text
 
 
 @pytest.mark.parametrize(
@@ -143,10 +146,10 @@ def test_scheduled_run_uses_table_bucket_and_secret(stack: dict) -> None:
     [
         (
             "eventbridge-scheduled.json",
-            {"new": len(EXPECTED), "sent": 1, "reports": 3, "entries": len(EXPECTED)},
+            {"new": len(EXPECTED), "sent": 1, "reports": 4, "entries": len(EXPECTED)},
         ),
         ("dry-run.json", {"new": len(EXPECTED), "sent": 0, "reports": 0, "entries": 0}),
-        ("policy-subset.json", {"new": 5, "sent": 1, "reports": 3, "entries": 5}),
+        ("policy-subset.json", {"new": 5, "sent": 1, "reports": 4, "entries": 5}),
         ("test-notification.json", {"sent": 1, "reports": 0, "entries": 0}),
     ],
 )

@@ -97,8 +97,11 @@ def test_summary_through_every_stand_in(summary_env: dict, sinks: dict[str, Webh
     assert generic["title"] == f"{HEADER}: weekly summary"
     assert {alert["kind"] for alert in generic["alerts"]} == {"open"}
     assert 1 <= len(generic["alerts"]) <= 5
-    assert summary["latest_report"] and summary["latest_report"].endswith(".json")  # linked where S3 can
-    assert generic["report_url"] is None  # a local report folder makes no link
+    page = Path(summary_env["REPORT_DIR"]) / summary["latest_report"]
+    assert page.suffix == ".html" and page.is_file()  # the latest check's HTML report
+    assert generic["report_url"] == page.as_uri()  # a local report folder: the file's URI
+    for name, text in summary_texts(sinks, 1).items():  # the chat platforms say where it is, as text
+        assert name == "generic" or page.name in text.replace("\\", ""), name
 
     # nothing changed: sent again, and now it compares with the first summary
     again = json.loads(imagewatch("invoke", SUMMARY_EVENT).stdout)

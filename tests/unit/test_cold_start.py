@@ -42,6 +42,9 @@ NOT_AT_COLD_START = {
     "boto3": "AWS clients, created only for the ports whose settings are present",
     "difflib": "did-you-mean hints for a broken policy",
     "re2": "the regex engine, loaded when a policy uses the regex operator",
+    "imagewatch.report.html_report": "the HTML report, loaded when a run writes its reports",
+    "jinja2": "the HTML report's templates, loaded when the page is written",
+    "markupsafe": "Jinja2's escaper, with it",
 }
 
 

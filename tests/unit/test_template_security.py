@@ -58,6 +58,7 @@ CONTRACT_NAMES = frozenset(
         "POLICY_S3_URI",
         "REPORT_LINK_TTL_SECONDS",
         "LEDGER_TTL_DAYS",
+        "SECURITY_HUB",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
@@ -336,6 +337,8 @@ def _origin_problems(value: Any, source: dict[str, Any]) -> list[str]:
         return [] if value in ALLOWED_LITERALS else [f"hard-codes {value!r}"]
     if isinstance(value, dict) and set(value) == {"Ref"}:
         name = value["Ref"]
+        if name == "AWS::NoValue":  # the variable is left out
+            return []
         if name in source["Parameters"]:
             return _secret_problems({"Parameters": {name: {}}, "Resources": {}})
         return [] if name in source["Resources"] else [f"refers to unknown {name}"]
@@ -366,6 +369,7 @@ PARAMETER_SETS = {
     "policies from s3": {"PolicyS3Uri": "s3://config-bucket/imagewatch/policies/"},
     "alarm topic": {"AlarmTopicArn": TOPIC},
     "customer managed key": {"KmsKeyArn": EXISTING_KEY},
+    "security hub": {"SecurityHub": "on"},
     "many targets": MANY,
     "many targets, everything": {
         **MANY,
@@ -376,6 +380,7 @@ PARAMETER_SETS = {
         "PolicyS3Uri": "s3://config-bucket/imagewatch/policies/",
         "AlarmTopicArn": TOPIC,
         "KmsKeyArn": EXISTING_KEY,
+        "SecurityHub": "on",
     },
 }
 

@@ -10,22 +10,26 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[tuple[str, int, float, float], Any] = {}
 _LOCK = threading.Lock()
 
 
-def client(service: str) -> Any:
-    """The container's client for ``service`` (standard retry mode, bounded timeouts)."""
+def client(service: str, *, retries: int = 5, connect_timeout: float = 5, read_timeout: float = 20) -> Any:
+    """The container's client for ``service`` (standard retry mode, bounded timeouts); a port that
+    must bound each call tighter asks for fewer ``retries`` or shorter timeouts (a client of its own)."""
+    key = (service, retries, connect_timeout, read_timeout)
     with _LOCK:
-        if service not in _CLIENTS:
+        if key not in _CLIENTS:
             import boto3
             from botocore.config import Config
 
             config = Config(
-                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20
+                retries={"mode": "standard", "max_attempts": retries},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             )
-            _CLIENTS[service] = boto3.session.Session().client(service, config=config)
-        return _CLIENTS[service]
+            _CLIENTS[key] = boto3.session.Session().client(service, config=config)
+        return _CLIENTS[key]
 
 
 def reset() -> None:

@@ -60,7 +60,8 @@ def _run(title: str, event: dict, sink: WebhookSink) -> dict:
     for message in arrived:
         print("chat message received by the sink:\n")
         print("    " + to_text(message.json()).replace("\n", "\n    "))
-    print(f"report: {summary.get('report', {}).get('json')}")
+    report = summary.get("report", {})
+    print(f"report: {report.get('json')}\n  the page to open: {report.get('html')}")
     return summary
 
 

@@ -3,8 +3,9 @@
 ``functions/checker/app.py`` re-exports ``lambda_handler`` from here. Each port gets its AWS adapter
 when its setting is present — ``STATE_TABLE`` (DynamoDB ledger), ``REPORT_BUCKET`` (S3 reports),
 ``SETTINGS_SECRET`` (Secrets Manager overlay), ``POLICY_S3_URI`` (policies from S3) — and the
-embedded default otherwise (SQLite file, local folder, environment, ``POLICY_PATH``). boto3 clients
-and the secret are cached per container.
+embedded default otherwise (SQLite file, local folder, environment, ``POLICY_PATH``). With
+``SECURITY_HUB=on`` AWS Security Hub is one more channel, with its port (``RunDeps.findings``). boto3
+clients and the secret are cached per container.
 """
 
 from __future__ import annotations
@@ -71,19 +72,28 @@ def resolve_policies(settings: Settings) -> Settings:
 
 def build_deps(settings: Settings, env: Mapping[str, str]) -> RunDeps:
     settings = resolve_policies(settings)
+    channels = channels_for(
+        settings.channels_file,
+        settings.webhook_url,
+        settings.webhook_secret,
+        settings.webhook_platform,
+        env,
+    )
+    findings = None
+    if settings.security_hub:  # loaded only when on: boto3's Security Hub client is not on the cold path
+        from imagewatch.alerts.channels import securityhub
+        from imagewatch.alerts.securityhub_client import SecurityHubClient
+
+        channels = [*channels, securityhub.channel(channels)]
+        findings = SecurityHubClient.from_environment()
     return RunDeps(
         settings=settings,
         hss=build_client(settings),
         store=build_store(settings),
-        channels=channels_for(
-            settings.channels_file,
-            settings.webhook_url,
-            settings.webhook_secret,
-            settings.webhook_platform,
-            env,
-        ),
+        channels=channels,
         deliverer=Deliverer(),
         reports=build_reports(settings),
+        findings=findings,
     )
 
 
@@ -121,10 +131,12 @@ def handle(
     env: Mapping[str, str],
     *,
     deadline: float | None = None,
+    ends_at: float | None = None,
     progress: Callable[[Listing], None] | None = None,
 ) -> dict[str, Any]:
     """Parse, wire, run, close: returns the run summary. ``deadline`` (``time.monotonic()``) bounds
-    fetching; a run stopped by it resolves nothing and says so. ``progress``: the CLI's progress line."""
+    fetching; a run stopped by it resolves nothing and says so. ``ends_at``: when the function's time
+    is up (Security Hub's imports keep a reserve before it). ``progress``: the CLI's progress line."""
     request = parse_event(event)
     env = target_env(overlay(env), request.target)
     settings = Settings.from_env(env)
@@ -135,7 +147,7 @@ def handle(
                "dry_run": request.dry_run, "settings": settings.redacted()},
     )  # fmt: skip
     deps = build_deps(settings, env)
-    deps.deadline, deps.progress = deadline, progress
+    deps.deadline, deps.ends_at, deps.progress = deadline, ends_at, progress
     try:
         summary = check(request, deps)
     except Exception:
@@ -169,8 +181,10 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from imagewatch.report.metrics import publish
 
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = fetch_deadline(remaining(), time.monotonic()) if callable(remaining) else None
-    summary = handle(event, os.environ, deadline=deadline)
+    now, left_ms = time.monotonic(), remaining() if callable(remaining) else None
+    deadline = fetch_deadline(left_ms, now) if left_ms is not None else None
+    ends_at = now + left_ms / 1000 if left_ms is not None else None
+    summary = handle(event, os.environ, deadline=deadline, ends_at=ends_at)
     publish(summary, os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "imagewatch", SERVICE)
     if summary.get("status") == "failed":
         raise RunFailedError(summary)

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from msgspec import Struct, field, structs
 
@@ -47,6 +47,10 @@ from imagewatch.sla import sla_for
 from imagewatch.violation import SEVERITIES, Violation
 from imagewatch.workspace import Workspace
 
+if TYPE_CHECKING:
+    from imagewatch.alerts.findings_delivery import FindingsPort
+    from imagewatch.report.html_report import HtmlReport
+
 log = logging.getLogger(__name__)
 
 INVALID_POLICY_ID = "imagewatch.invalid-policy"  # reserved: a policy file that failed to load
@@ -65,7 +69,9 @@ class RunDeps(Struct):
     reports: ReportSink
     clock: Callable[[], float] = time.time
     deadline: float | None = None  # time.monotonic() by which fetching must stop (the time budget)
+    ends_at: float | None = None  # time.monotonic() when the function's time is up (Lambda); None: never
     progress: Callable[[Listing], None] | None = None  # told after each page (the CLI's progress line)
+    findings: FindingsPort | None = None  # AWS Security Hub when SECURITY_HUB=on (its channel: in channels)
 
 
 class QueryOutcome(Struct):
@@ -332,6 +338,10 @@ class Notifier(Struct):
         *,
         test: bool = False,
     ) -> None:
+        if getattr(channel.platform, "FINDINGS", False):  # Security Hub: a finding per alert, no digest
+            if not test:  # it hears no test notification: `imagewatch doctor` checks it
+                self._send_findings(channel, collected, work, now_ms)
+            return
         digest = build_digest(
             collected,
             target=self.deps.settings.target,
@@ -342,7 +352,7 @@ class Notifier(Struct):
             problems=self.problems,
             notes=self.notes,
             mentions=channel.mentions,
-            report_url=None if test else self.deps.reports.link(self.report_key),
+            report_url=None if test else self.deps.reports.link(html_report_key(self.report_key)),
             dry_run=self.request.dry_run,
             test=test,
         )
@@ -366,15 +376,43 @@ class Notifier(Struct):
                     lambda alerts, previous: unmark_attempted(alerts, channel.name, previous),
                 )
 
+    def _send_findings(
+        self, channel: Channel, collected: DigestCollector, work: Workspace | None, now_ms: int
+    ) -> None:
+        """A findings channel's alerts, as findings in batches (``findings_delivery``), each batch
+        marked by ``_mark`` as a digest's alerts are."""
+        from imagewatch.alerts.findings_delivery import deliver_findings
+
+        done = deliver_findings(
+            channel,
+            collected,
+            work,
+            self.deps.findings,
+            mark=lambda rows, how: self._mark(work, channel.name, how, rows),  # type: ignore[arg-type]
+            titles=self.titles,
+            target=self.deps.settings.target,
+            now_ms=now_ms,
+            dry_run=self.request.dry_run,
+            ends_at=self.deps.ends_at,
+        )
+        if done.digest is not None:
+            self.digests.append(done.digest)
+        if done.outcome is not None:
+            self.outcomes.append(done.outcome)
+        if done.problem is not None:
+            self.problems.append(done.problem)
+
     def _mark(
         self,
         work: Workspace,
         channel: str,
         mark: Callable[[list[Alert], dict[str, int | None]], object],
+        rows: Sequence[tuple[str, str, int | None]] | None = None,
     ) -> None:
-        """Apply ``mark`` to every alert ``channel`` is due, a batch at a time (with each alert's mark
-        before this send); each batch is saved to the store and the workspace before the next. What
-        ``mark_attempted`` returns — the marks to put back on a refusal — goes to the workspace too."""
+        """Apply ``mark`` to every alert ``channel`` is due (or to ``rows`` of them), a batch at a time
+        (with each alert's mark before this send); each batch is saved to the store and the workspace
+        before the next. What ``mark_attempted`` returns — the marks to put back on a refusal — goes
+        to the workspace too."""
         store, target = self.deps.store, self.deps.settings.target
 
         def write(batch: list[tuple[str, str, int | None]]) -> None:
@@ -386,7 +424,7 @@ class Notifier(Struct):
             store.save(target, entries)
             work.keep_entries(entries)
 
-        Batch(write).extend(work.due(channel))
+        Batch(write).extend(work.due(channel) if rows is None else rows)
 
     def tally(self) -> dict[str, Any]:
         return {
@@ -442,9 +480,11 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     labels = {p.id: dict(p.labels) for p in loaded.policies if p.labels}
     key = report_key(settings.report_prefix, target, started_at, request.run_id, "json")
     report = None if request.dry_run else ViolationReport(deps.reports, key[: -len(".json")])
+    page = None
 
     with Workspace() as work:
         try:
+            page = None if report is None else html_report(deps, key, titles)
             # 2. plan, 3. fetch, 4. evaluate: every finding into the workspace, merged per subject
             found = find_violations(
                 deps.hss,
@@ -476,8 +516,8 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 save=None if request.dry_run else lambda entries: deps.store.save(target, entries),
                 forget=None if request.dry_run else lambda fps: deps.store.forget(target, fps),
                 resend_to=request.channel if request.action == "resend" else None,
-                on_current=report.add if report else None,
-                on_resolved=report.add_resolved if report else None,
+                on_current=both(report.add, page.rows.add) if report and page else None,
+                on_resolved=both(report.add_resolved, page.rows.add_resolved) if report and page else None,
                 sla=sla_for(settings.sla_by_severity, loaded.policies),
             )
 
@@ -511,16 +551,41 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         except BaseException:
             if report is not None:
                 report.abort()
+            if page is not None:
+                page.abort()
             raise
     if request.dry_run:
         summary["digests"] = notifier.digests
     else:
-        assert report is not None
-        summary["report"] = write_report(deps, key, summary, loaded, found, report)
+        assert report is not None and page is not None
+        summary["report"] = write_report(deps, key, summary, loaded, found, report, page, now_ms)
         from imagewatch.summary_run import remember_report  # the summary links the latest report
 
-        remember_report(deps, key)
+        remember_report(deps, html_report_key(key) if "html" in summary["report"] else key)
     return summary
+
+
+def html_report(deps: RunDeps, key: str, titles: dict[str, str]) -> HtmlReport:
+    """The run's HTML report (``report/html_report.py``), collecting rows from the merge on: loaded
+    here, by a run that writes reports, never at cold start."""
+    from imagewatch.report.html_report import HtmlReport
+
+    return HtmlReport(deps.reports, html_report_key(key), titles, not_images=[INVALID_POLICY_ID])
+
+
+def html_report_key(json_key: str) -> str:
+    """The HTML report's key, beside the run's JSON summary: the page chat digests link to."""
+    return json_key.removesuffix(".json") + ".html"
+
+
+def both(first: Callable[..., None], second: Callable[..., None]) -> Callable[..., None]:
+    """One merge callback that tells two listeners (the JSON/CSV report and the HTML page)."""
+
+    def call(*args: Any) -> None:
+        first(*args)
+        second(*args)
+
+    return call
 
 
 def append_history(deps: RunDeps, summary: dict[str, Any], at: int, merged: Merged) -> None:
@@ -608,24 +673,72 @@ def write_report(
     loaded: LoadResult,
     found: Findings,
     report: ViolationReport,
+    page: HtmlReport,
+    now_ms: int,
 ) -> dict[str, str]:
     """Evidence of the run: the summary, settings (secrets redacted), policy hashes and exemptions in a
-    small JSON document; every violation in the streamed JSON Lines and CSV files it names."""
-    streams = report.close()
+    small JSON document; every violation in the streamed JSON Lines and CSV files it names; and the
+    HTML page people open from chat (``write_html``)."""
+    try:
+        streams = report.close()
+    except BaseException:
+        page.abort()
+        raise
+    exempted = [
+        {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
+        for result in found.evaluations
+        for x in result.exempted
+    ]
+    html = write_html(deps, summary, loaded, exempted, page, now_ms)
     document = {
         **summary,
         "settings": deps.settings.redacted(),
         "policy_sources": [
             {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
         ],
-        "exempted": [
-            {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
-            for result in found.evaluations
-            for x in result.exempted
-        ],
+        "exempted": exempted,
         "violation_files": streams,
+        **({"html_report": html["html"]} if html else {}),
     }
-    return {"json": deps.reports.put(key, render_json(document), "application/json"), **streams}
+    return {"json": deps.reports.put(key, render_json(document), "application/json"), **streams, **html}
+
+
+def write_html(
+    deps: RunDeps,
+    summary: dict[str, Any],
+    loaded: LoadResult,
+    exempted: list[dict[str, Any]],
+    page: HtmlReport,
+    now_ms: int,
+) -> dict[str, str]:
+    """The HTML page, with the trend from the run history. A report store that refuses it costs the
+    page only: logged, named in ``problems`` and ``store_errors`` (the CLI's exit 5), and the JSON
+    document is still written; any other failure is a bug and is raised."""
+    from imagewatch.report.html_report import HISTORY_WINDOW_MS, history_points
+
+    target = deps.settings.target
+    try:
+        records = history_points(deps.store.history(target, now_ms - HISTORY_WINDOW_MS), summary, now_ms)
+        note = f"the last {len(records)} runs" if len(records) > 1 else "this run only: history starts here"
+    except StateStoreError as exc:
+        records = history_points((), summary, now_ms)
+        note = f"this run only: the run history could not be read ({exc})"
+    policies = [
+        {"id": p.id, "title": p.title, "severity": p.severity, "source": str(p.source), "sha256": p.sha256}
+        for p in loaded.policies
+    ]
+    try:
+        where = page.write(summary, policies=policies, exempted=exempted, history=records, history_note=note)
+    except Exception as exc:
+        page.abort()
+        if not isinstance(exc, OSError | StateStoreError) and not type(exc).__module__.startswith("botocore"):
+            raise
+        log.error("HTML report not written: %s", exc)
+        problem = f"HTML report not written (the JSON, JSON Lines and CSV reports are): {exc}"
+        summary["problems"].append(problem)
+        summary.setdefault("store_errors", []).append(problem)
+        return {}
+    return {"html": where}
 
 
 def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
@@ -636,6 +749,11 @@ def test_notification(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         notifier.send(channel, DigestCollector({}), None, int(started * 1000), test=True)
     tally = notifier.tally()
     errors = [] if deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
+    if deps.channels and all(getattr(c.platform, "FINDINGS", False) for c in deps.channels):
+        errors = [
+            "no chat channel configured: set WEBHOOK_URL or CHANNELS_FILE (AWS Security Hub takes no test"
+            " notification: `imagewatch doctor` checks it)"
+        ]
     from imagewatch.misconfiguration import channel_warnings
 
     return {

@@ -70,6 +70,7 @@ CONTRACT = (
     "REPORT_LINK_TTL_SECONDS",
     "SETTINGS_SECRET",
     "SLA",
+    "SECURITY_HUB",
 )
 # How alike (difflib's ratio) a name must be to an unset variable to be taken for it: WEBHOOK_ULR is
 # 0.91 like WEBHOOK_URL, POLICIES_PATH 0.83 like POLICY_PATH; AWS_REGION is 0.8 like HSS_REGION and
@@ -306,6 +307,7 @@ class Settings(Struct, frozen=True):
     target: str = ""
     # the SLA setting: time to fix (ms, None: no clock) per severity, the defaults overlaid (imagewatch.sla)
     sla: tuple[tuple[str, int | None], ...] | None = None
+    security_hub: bool = False  # SECURITY_HUB=on: each open violation is a finding in AWS Security Hub
     # (name set, the unset variable it is spelled like): names only, for misconfiguration warnings
     unread: tuple[tuple[str, str], ...] = ()
 
@@ -382,6 +384,7 @@ class Settings(Struct, frozen=True):
             hss_max_in_flight=_number("HSS_MAX_IN_FLIGHT", get("HSS_MAX_IN_FLIGHT"), 1, 32, int),
             hss_max_rps=_number("HSS_MAX_RPS", get("HSS_MAX_RPS"), 0.1, 1000.0, float),
             sla=sla,
+            security_hub=_switch("SECURITY_HUB", get("SECURITY_HUB")),
             unread=near_misses(env, CONTRACT, [name for name in CONTRACT if not get(name)]),
         )
         return structs.replace(settings, target=settings.default_target())
@@ -446,6 +449,22 @@ def _sla(text: str | None) -> tuple[tuple[str, int | None], ...] | None:
         return tuple(parse_sla(text).items())
     except SlaSettingError as exc:
         raise SlaSettingsError(exc.piece, exc.problem) from None
+
+
+SWITCH_WORDS = {"true": "on", "yes": "on", "1": "on", "enabled": "on", "enable": "on",
+                "false": "off", "no": "off", "0": "off", "disabled": "off", "disable": "off"}  # fmt: skip
+
+
+def _switch(variable: str, value: str | None) -> bool:
+    """``on``/``off`` (any case; unset is off); anything else is an error that says which was meant."""
+    if value is None or value.lower() == "off":
+        return False
+    if value.lower() == "on":
+        return True
+    from imagewatch.suggest import did_you_mean
+
+    hint = did_you_mean(value.lower(), ["on", "off"], SWITCH_WORDS)
+    raise SettingsError(variable, value, f"on or off{hint}")
 
 
 def near_misses(

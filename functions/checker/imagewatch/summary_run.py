@@ -3,9 +3,10 @@
 The summary itself is built by ``imagewatch.summary`` (pure). Here: the ledger is read page by page
 (``store.scan``) into a bounded tally, the history for the stats window, the previous summary's time
 (a per-target marker) and the latest report's key; each channel gets its platform's rendering
-through the same ``Deliverer`` as digests (limits, signing, retries). A summary touches no ledger
-entry; its time is remembered only once at least one channel confirmed it, so a summary nobody
-received does not move the "since the last summary" baseline.
+through the same ``Deliverer`` as digests (limits, signing, retries); a findings channel (AWS
+Security Hub) gets none, and with no chat channel beside it the summary is skipped, quietly. A
+summary touches no ledger entry; its time is remembered only once at least one channel confirmed
+it, so a summary nobody received does not move the "since the last summary" baseline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY_MARKER = "summary_at"  # ms since the epoch of the last summary a channel confirmed
-REPORT_MARKER = "last_report"  # the key of the latest check's JSON report (set by ``remember_report``)
+REPORT_MARKER = "last_report"  # the latest check's report: its HTML page, else its JSON (remember_report)
 
 
 def _int_marker(value: str | None) -> int | None:
@@ -69,7 +70,8 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     report_key = store.marker(target, REPORT_MARKER)
     report_url = deps.reports.link(report_key) if report_key else None
     notifier = Notifier(request, deps, _iso(started), report_key or "", {}, {}, problems, [])
-    for channel in deps.channels:
+    chat = [c for c in deps.channels if not getattr(c.platform, "FINDINGS", False)]  # not Security Hub
+    for channel in chat:
         digest = build_summary(
             tally,
             records,
@@ -95,7 +97,13 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     tally_sent = notifier.tally()
     if not request.dry_run and tally_sent["sent"]:
         store.set_marker(target, SUMMARY_MARKER, str(now))
-    errors = [] if deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
+    errors = [] if chat or deps.channels else ["no channel configured: set WEBHOOK_URL or CHANNELS_FILE"]
+    warnings = channel_warnings(deps.settings, deps.channels)
+    if not chat and deps.channels:  # AWS Security Hub alone: it takes findings, never a summary
+        warnings.append(
+            "no summary sent: no chat channel is configured (AWS Security Hub takes findings, not"
+            " summaries); set WEBHOOK_URL or CHANNELS_FILE, or disable the summary schedule"
+        )
     result: dict[str, Any] = {
         "run_id": request.run_id,
         "action": "summary",
@@ -120,7 +128,7 @@ def send_summary(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         "notifications": tally_sent,
         "problems": problems,
         "errors": errors,
-        "warnings": channel_warnings(deps.settings, deps.channels),
+        "warnings": warnings,
         "status": "failed" if errors or tally_sent["failed"] else "partial" if not history_read else "ok",
         # the exit code's "store failed" (5) when the history was unreadable: the summary went out without it
         **({"store_errors": problems[:1]} if not history_read else {}),

@@ -22,11 +22,16 @@ when it was seen and, per channel, what that channel has been told. The rules:
   (the exemption lapsed) it is open again and its due date moves by the time it was paused;
 * a channel that was told an entry hears ``overdue`` once when the entry passes its due date; an
   escalation channel (``overdue_only``/``overdue_by_ms``) hears an entry only while it is overdue
-  (by at least that much): first as ``overdue`` (its "new"), then reminders, then resolved.
+  (by at least that much): first as ``overdue`` (its "new"), then reminders, then resolved;
+* a channel that keeps a copy of each finding (``send_updates``: AWS Security Hub) hears ``update``
+  when what it last confirmed (``Delivery.told``, a short hash of ``said``) differs from the entry:
+  its severity, label, message, due date or status changed (an exempted entry is an update too, so
+  the copy can be archived). Chat channels never set it and never hear ``update``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Literal
@@ -36,7 +41,7 @@ from msgspec import Struct, field, structs
 from imagewatch.sla import Sla, overdue_ms
 from imagewatch.violation import SEVERITY_ORDER, Violation
 
-EventKind = Literal["new", "reminder", "overdue", "resolved"]
+EventKind = Literal["new", "reminder", "overdue", "update", "resolved"]
 Status = Literal["open", "resolved", "exempted"]
 DEFAULT_SLA = Sla()
 DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000
@@ -57,6 +62,7 @@ class Delivery(Struct):
     resolved_at: int | None = None
     attempted_at: int | None = None
     overdue_at: int | None = None  # when this channel was told the entry became overdue
+    told: str | None = None  # ``said(entry)`` when this channel last confirmed it (send_updates channels)
 
     @property
     def may_have_been_told(self) -> bool:
@@ -113,6 +119,7 @@ class ChannelRule(Struct, frozen=True):
     labels: tuple[tuple[str, str], ...] = ()  # (label, glob) pairs that must all match
     overdue_only: bool = False  # escalation: only entries past their due date
     overdue_by_ms: int | None = None  # escalation: only entries overdue by at least this long
+    send_updates: bool = False  # keeps a copy of each finding: hears ``update`` when the entry changes
 
     @property
     def escalation(self) -> bool:
@@ -265,6 +272,13 @@ def reconcile(
     return Reconciliation(entries, new, still, resolved, changed)
 
 
+def said(entry: LedgerEntry) -> str:
+    """A short hash of what an entry says — status, severity, label, message, due date — so a channel
+    that keeps a copy of each finding knows when its copy is stale (``Delivery.told``)."""
+    text = "\x1f".join((entry.status, entry.severity, entry.label, entry.message, str(entry.due_at)))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
 def due_alert(
     entry: LedgerEntry,
     channel: ChannelRule,
@@ -273,7 +287,8 @@ def due_alert(
     labels: Labels | None = None,
 ) -> Alert | None:
     """What ``channel`` should be told about ``entry`` now, from the ledger alone (so failed sends
-    come back), or None. An exempted entry is owed nothing."""
+    come back), or None. An exempted entry is owed nothing, but a ``send_updates`` channel that was
+    (or may have been) told it hears the change (its copy is archived while the exemption lasts)."""
     if not channel.wants(entry, labels):
         return None
     delivery = entry.deliveries.get(channel.name)
@@ -284,6 +299,8 @@ def due_alert(
             return Alert("overdue" if channel.escalation else "new", entry, violation)
         if delivery.overdue_at is None and overdue_ms(entry, now) > 0:
             return Alert("overdue", entry, violation)
+        if channel.send_updates and delivery.told != said(entry):
+            return Alert("update", entry, violation)
         if (
             channel.repeat_interval_ms is not None
             and delivery.last_sent_at is not None
@@ -297,6 +314,14 @@ def due_alert(
         and delivery.owes_resolved
     ):
         return Alert("resolved", entry)
+    elif (
+        entry.status == "exempted"
+        and channel.send_updates
+        and delivery is not None
+        and delivery.may_have_been_told  # its copy exists, or may (an import that got no answer)
+        and delivery.told != said(entry)
+    ):
+        return Alert("update", entry)
     return None
 
 
@@ -365,8 +390,9 @@ def unmark_attempted(alerts: Iterable[Alert], channel: str, previous: Mapping[st
     return changed
 
 
-def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
-    """Record a channel's confirmation of ``alerts`` on their entries; returns the changed fingerprints."""
+def mark_delivered(alerts: Iterable[Alert], channel: str, now: int, *, told: bool = False) -> set[str]:
+    """Record a channel's confirmation of ``alerts`` on their entries; returns the changed fingerprints.
+    ``told``: the channel keeps a copy of each finding (``send_updates``): remember what it now holds."""
     changed: set[str] = set()
     for alert in alerts:
         delivery = alert.entry.deliveries.setdefault(channel, Delivery())
@@ -378,6 +404,8 @@ def mark_delivered(alerts: Iterable[Alert], channel: str, now: int) -> set[str]:
                 delivery.new_at = now
         if alert.kind == "resolved":
             delivery.resolved_at = now
+        if told and alert.kind != "resolved":
+            delivery.told = said(alert.entry)
         delivery.last_sent_at = now
         delivery.attempted_at = None
         changed.add(alert.entry.fingerprint)

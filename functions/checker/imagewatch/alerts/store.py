@@ -135,6 +135,7 @@ def entry_to_row(entry: LedgerEntry) -> dict[str, object]:
                 "resolved_at": d.resolved_at,
                 "attempted_at": d.attempted_at,
                 **({"overdue_at": d.overdue_at} if d.overdue_at is not None else {}),
+                **({"told": d.told} if d.told is not None else {}),  # Security Hub's copy (ledger.said)
             }
             for name, d in entry.deliveries.items()
         },
@@ -170,7 +171,6 @@ def entry_from_row(row: dict[str, object]) -> LedgerEntry:
     )
 
 
-LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later "time" is a broken row
 def entry_from_values(values: Sequence[object]) -> LedgerEntry:
     """``entry_from_row`` for a row's values in ``ENTRY_FIELDS`` order (an SQLite row), with a fast path:
     the usual row — text where text belongs, times in range, deliveries as JSON text — is built
@@ -231,6 +231,7 @@ def _usual_instant(value: object) -> bool:
     return value.__class__ is int and 0 <= value <= LATEST_MS  # type: ignore[operator]
 
 
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later "time" is a broken row
 
 
 def _text(row: Mapping[str, object], name: str, fp: str) -> str:

@@ -5,7 +5,8 @@ the settings secret), one page of ListImageLocal through the real client (which 
 kind, what ``total_num`` HSS reports; with the enterprise project unset, one page of
 ``all_granted_eps`` too, to tell whether the default project hides others), the channels
 (``channels_for``: name, platform, host — never a URL), the policy pack, and the ledger and report
-locations (looked at, not written). ``--send-test`` sends the run's test notification. The verdicts
+locations (looked at, not written), and with ``SECURITY_HUB=on`` whether Security Hub is enabled where
+findings would go (``DescribeHub``). ``--send-test`` sends the run's test notification. The verdicts
 are pure functions in ``imagewatch.doctor_checks``; this module only gathers what they judge.
 """
 
@@ -32,7 +33,7 @@ EXIT_CODES = """exit codes (the run's contract, for what the doctor checks):
   0  ready (warnings aside)
   2  configuration error (settings, channels, policies)
   3  HSS cannot be reached or refused the credentials
-  4  --send-test: a channel did not confirm the test message
+  4  --send-test: a channel did not confirm the test message; or Security Hub is not enabled
   5  the ledger or report location cannot be used
   when several apply: 2, then 3, then 5, then 4"""
 
@@ -87,6 +88,8 @@ def diagnose(env: dict[str, str], *, send_test: bool = False) -> list[Check]:
         checks.append(_policies(settings, env))
         checks.append(_ledger(settings, env))
         checks.append(_reports(settings, env))
+        if settings and settings.security_hub:
+            checks.append(_security_hub())
         if send_test:
             checks.append(_send_test(settings, client, channels))
     finally:
@@ -267,6 +270,31 @@ def _reports(settings: Settings | None, env: Mapping[str, str]) -> Check:
         return reports_bucket_check(bucket, prefix)
     folder = settings.report_dir if settings else Path(_env(env, "REPORT_DIR") or str(_default("report_dir")))
     return reports_folder_check(folder, *inspect_location(folder, "folder"))
+
+
+def _security_hub() -> Check:
+    """SECURITY_HUB=on: is Security Hub enabled in the account and region findings would go to?"""
+    from imagewatch.alerts.findings_delivery import ImportFailed
+    from imagewatch.alerts.securityhub_client import SecurityHubClient
+    from imagewatch.commands.exit_codes import ExitCode
+    from imagewatch.doctor_checks import Check, fail
+
+    try:
+        hub = SecurityHubClient.from_environment().check_enabled()
+    except ImportFailed as failed:
+        if not failed.unavailable:  # the doctor's own user may not ask (the function's role may import)
+            fix = "allow this user securityhub:DescribeHub to check it"
+            return Check("Security Hub", "warn", f"not checked: {failed}", fix=fix)
+        return fail("Security Hub", str(failed), "enable Security Hub there, or set SECURITY_HUB=off",
+                    ExitCode.DELIVERY)  # fmt: skip
+    except Exception as exc:  # no region or no credentials: the settings' business, said the same way
+        return fail("Security Hub", f"{type(exc).__name__}: {exc}", "set AWS_REGION and AWS credentials",
+                    ExitCode.CONFIG)  # fmt: skip
+    return Check(
+        "Security Hub",
+        "ok",
+        f"enabled in {hub.region}, account {hub.account}: findings go to {hub.product_arn}",
+    )
 
 
 def _send_test(settings: Settings | None, client: HssClient | None, channels: list[Channel]) -> Check:

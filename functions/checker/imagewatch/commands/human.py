@@ -202,7 +202,7 @@ def _exemptions(exemptions: Mapping[str, Any]) -> list[Line]:
 
 
 def _report(report: Mapping[str, Any]) -> list[Line]:
-    return [_line(_span(report[name])) for name in ("json", "csv") if report.get(name)]
+    return [_line(_span(report[name])) for name in ("html", "json", "csv") if report.get(name)]
 
 
 def summary_rows(summary: Mapping[str, Any], reasons: Mapping[ExitCode, str] | None = None) -> list[Row]:
@@ -240,11 +240,12 @@ def summary_rows(summary: Mapping[str, Any], reasons: Mapping[ExitCode, str] | N
 
 def digest_rows(digests: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """For a dry run: each channel's heading and its digest as text, as the platform would show it."""
-    from imagewatch.alerts.channels import platform_for
+    from imagewatch.alerts.channels import platform_for, securityhub
 
     shown = []
     for digest in digests:
-        platform = platform_for("https://preview.invalid/", str(digest.get("platform")))
+        name = str(digest.get("platform"))  # Security Hub is no chat platform, but a dry run shows it too
+        platform = securityhub if name == securityhub.NAME else platform_for("https://preview.invalid/", name)
         heading = f"--- would send to channel {digest.get('channel')} ({digest.get('platform')}) ---"
         shown.append((strip_controls(heading), strip_controls(platform.to_text(digest["payload"]))))
     return shown

@@ -8,6 +8,7 @@ closed, so a run that fails half-way leaves no partial file that looks complete.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -60,7 +61,10 @@ class LocalReportSink:
         return LocalReportStream(self.root / key)
 
     def link(self, key: str) -> str | None:
-        return None
+        """The report's absolute ``file:`` URI: a URL like the S3 sink's (the generic webhook's
+        ``report_url`` stays one), which a browser opens as it is; chat digests show the path it names
+        (``channels.common.local_report``)."""
+        return Path(os.path.abspath(self.root / key)).as_uri()
 
 
 class LocalReportStream:

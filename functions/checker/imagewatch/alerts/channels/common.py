@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from imagewatch import untrusted_json
 from imagewatch.alerts.channels.result import SendResult
@@ -81,9 +81,23 @@ def heading(item: DigestItem) -> str:
 
 
 def closing_line(digest: Digest, fitted: Fitted) -> str:
-    """``…and 12 more (high 2, medium 10) · run r1 · 2026-…`` (the more line only when needed)."""
+    """``…and 12 more (high 2, medium 10) · run r1 · 2026-…`` (the more line only when needed), and
+    where a local run's report is (``report /path/….html``: see ``local_report``)."""
     parts = [fitted.more_line(), f"run {clean(digest.run_id, 80)} · {clean(digest.generated_at, 40)}"]
+    local = local_report(digest.report_url)
+    if local:
+        parts.append(f"report {clean(local, 300)}")
     return " · ".join(part for part in parts if part)
+
+
+def local_report(url: str | None) -> str | None:
+    """The file a ``file:`` report link names (a local run's report folder), to be shown as text: chat
+    services neither open such links nor accept them as buttons (Discord refuses an embed whose url is
+    not http(s)), and a path is what a person on that machine can open."""
+    parts = urlsplit(url or "")
+    if parts.scheme != "file" or not parts.path:
+        return None
+    return unquote(parts.path)
 
 
 def safe_url(url: str | None) -> str | None:
