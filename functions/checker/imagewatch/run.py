@@ -30,6 +30,7 @@ from imagewatch.alerts.ledger import (
     mark_delivered,
     unmark_attempted,
 )
+from imagewatch.alerts.ledger_copy import LedgerCopy
 from imagewatch.alerts.merge import Batch, Merged, merge_ledger
 from imagewatch.alerts.store import LeaseHeldError, StateStore, StateStoreError
 from imagewatch.history import run_record
@@ -482,9 +483,15 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
     report = None if request.dry_run else ViolationReport(deps.reports, key[: -len(".json")])
     page = None
 
-    with Workspace() as work:
+    with Workspace() as work, LedgerCopy() as ledger:
         try:
             page = None if report is None else html_report(deps, key, titles)
+            # the ledger, copied while HSS is read (a ledger kept by record subjects is adopted first, once)
+            if not request.dry_run:
+                images = {p.id for p in loaded.policies if p.subject == "image"}
+                adopt_record_entries(deps.store, target, images, work)
+            ledger.start(deps.store.scan(target))
+
             # 2. plan, 3. fetch, 4. evaluate: every finding into the workspace, merged per subject
             found = find_violations(
                 deps.hss,
@@ -500,13 +507,10 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
             )
 
             # 5. reconcile: the ledger and the findings merged in fingerprint order, written before
-            # anything is sent (a ledger kept by record subjects is adopted first, once)
-            if not request.dry_run:
-                images = {p.id for p in loaded.policies if p.subject == "image"}
-                adopt_record_entries(deps.store, target, images, work)
+            # anything is sent
             rules = [channel.rule for channel in deps.channels]
             merged = merge_ledger(
-                deps.store.scan(target),
+                ledger.entries(),
                 work,
                 judged=found.judged,
                 now_ms=now_ms,

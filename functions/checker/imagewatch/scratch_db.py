@@ -25,16 +25,16 @@ _HELD = {signal.SIGINT, signal.SIGTERM}
 
 
 def open_scratch(
-    prefix: str, directory: str | Path | None = None, script: str = ""
+    prefix: str, directory: str | Path | None = None, script: str = "", *, shared: bool = False
 ) -> tuple[sqlite3.Connection, Path | None]:
     """A connection to a new, empty SQLite file under ``directory`` (the temp folder by default), with
     ``script`` run (its tables, its pragmas); and its path when it could not be unlinked (else None:
-    nothing to remove)."""
+    nothing to remove). ``shared``: the connection may be used by another thread (one at a time)."""
     with _signals_held():
         handle, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite3", dir=directory)
         os.close(handle)
         try:
-            db = sqlite3.connect(name, isolation_level=None)
+            db = sqlite3.connect(name, isolation_level=None, check_same_thread=not shared)
             db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + script)
         except BaseException:
             Path(name).unlink(missing_ok=True)

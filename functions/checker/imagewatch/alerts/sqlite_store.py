@@ -41,7 +41,9 @@ class SqliteStore:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            # check_same_thread off: a run's ledger copy reads it from a thread of its own
+            # (alerts/ledger_copy.py) while the run's own thread leaves the store alone
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS ledger (target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
