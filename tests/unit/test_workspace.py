@@ -133,3 +133,26 @@ def test_records_and_images_read_by_several_queries_count_once(
         assert spilled == (held < 6)
         assert list(tmp_path.iterdir()) == []  # spilled or not, no file is ever visible
     assert list(tmp_path.iterdir()) == []  # every file gone with the workspace
+
+
+def test_host_counts_and_names_are_each_images_distinct_hosts_worst_first_or_not(tmp_path: Path) -> None:
+    """Each image's hosts counted once, their names (a host's id when nameless; its smallest name when
+    HSS gave it two) sorted and the first three shown — by fingerprint and worst first alike, with
+    images interleaved, hosts repeated, and a name holding the old separator character (\x1f)."""
+    import random
+
+    rng = random.Random(7)
+    names: dict[str, dict[str, str]] = {}  # subject -> host -> smallest name seen
+    with Workspace(tmp_path) as work:
+        for _ in range(400):
+            subject, host = f"img{rng.randrange(60)}", f"h{rng.randrange(25)}"
+            name = rng.choice(["", f"node-{host}", f"alt-{host}", "odd\x1fname"])
+            shown = name or host
+            names.setdefault(subject, {})[host] = min(shown, names.get(subject, {}).get(host, shown))
+            work.add(Violation("p", "t", "high", subject, f"{subject}:1", "m", kind="image", host=host,
+                               host_name=name))  # fmt: skip
+        by_fp = {v.subject: (v.hosts, v.host_names) for v in work.found()}
+        worst_first = {v.subject: (v.hosts, v.host_names) for v in work.found(worst_first=True)}
+    expected = {s: (len(h), tuple(sorted(h.values())[:3])) for s, h in names.items()}
+    assert by_fp == worst_first == expected
+    assert any(count > 3 for count, _ in expected.values())  # the "…" case is among them

@@ -32,22 +32,17 @@ from imagewatch.violation import SEVERITY_ORDER, Violation
 BATCH = 2_000  # findings buffered before one executemany
 HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
 CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
-_SEP = "\x1f"
 SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before compacting, then spilling: 1 MiB
 
 _FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp, rowid"
 _FOUND_WORST_FIRST = "SELECT fp, data FROM found ORDER BY rank, policy_id, subject, fp, rowid"
 # per image fingerprint: distinct hosts, and their names (a host's id when it has none) sorted
-_HOSTS_BY_FINGERPRINT = (  # per image: distinct hosts, and their names (a host's id if nameless), sorted
-    "SELECT fp, COUNT(*), GROUP_CONCAT(name, ?) FROM"
-    " (SELECT fp, host, MIN(COALESCE(NULLIF(name, ''), host)) AS name FROM hosts"
-    "  GROUP BY fp, host ORDER BY fp, name)"
-    " GROUP BY fp ORDER BY fp"
+# per image fingerprint and host: its name (the host's id when it has none); by fingerprint, then host
+_HOST_NAMES = (
+    "SELECT fp, MIN(COALESCE(NULLIF(name, ''), host)) FROM hosts GROUP BY fp, host ORDER BY fp, host"
 )
-_HOSTS_OF_ONE = (
-    "SELECT COUNT(*), GROUP_CONCAT(name, ?) FROM"
-    " (SELECT host, MIN(COALESCE(NULLIF(name, ''), host)) AS name FROM hosts"
-    "  WHERE fp = ? GROUP BY host ORDER BY name)"
+_HOST_NAMES_OF_ONE = (
+    "SELECT fp, MIN(COALESCE(NULLIF(name, ''), host)) FROM hosts WHERE fp = ? GROUP BY host ORDER BY host"
 )
 
 _violation_encoder = msgspec.msgpack.Encoder()
@@ -195,7 +190,9 @@ class Workspace:
         """``found`` with each fingerprint beside its violation (hashed once, when it was added)."""
         self._seal()
         query = _FOUND_WORST_FIRST if worst_first else _FOUND_BY_FINGERPRINT
-        hosts = _SortedLookup(self._db.execute(_HOSTS_BY_FINGERPRINT, (_SEP,))) if not worst_first else None
+        hosts = (
+            _SortedLookup(_hosts_by_fingerprint(self._db.execute(_HOST_NAMES))) if not worst_first else None
+        )
         previous = None
         for fp, data in self._db.execute(query):
             if fp == previous:  # the first finding of a subject is its rendering
@@ -203,17 +200,14 @@ class Workspace:
             previous = fp
             violation = _violation_decoder.decode(data)
             if violation.kind == "image":
-                if hosts is not None:
-                    count, names = hosts.get(fp)
-                else:
-                    count, names = self._hosts_of(fp)
-                shown = tuple(names.split(_SEP)[:HOST_NAMES_SHOWN]) if names else ()
+                count, shown = hosts.get(fp) if hosts is not None else self._hosts_of(fp)
                 violation = aggregated(violation, count, shown)
             yield fp, violation
 
-    def _hosts_of(self, fp: str) -> tuple[int, str | None]:
-        row = self._db.execute(_HOSTS_OF_ONE, (_SEP, fp)).fetchone()
-        return (row[0], row[1]) if row else (0, None)
+    def _hosts_of(self, fp: str) -> tuple[int, tuple[str, ...]]:
+        for _, count, shown in _hosts_by_fingerprint(self._db.execute(_HOST_NAMES_OF_ONE, (fp,))):
+            return count, shown
+        return 0, ()
 
     def count(self) -> int:
         """Subjects found."""
@@ -302,16 +296,36 @@ class Workspace:
 class _SortedLookup:
     """Rows ``(fp, count, names)`` ascending by fp, looked up in the same ascending order."""
 
-    def __init__(self, rows: Iterable[tuple[str, int, str | None]]) -> None:
+    def __init__(self, rows: Iterable[tuple[str, int, tuple[str, ...]]]) -> None:
         self._rows = iter(rows)
         self._row = next(self._rows, None)
 
-    def get(self, fp: str) -> tuple[int, str | None]:
+    def get(self, fp: str) -> tuple[int, tuple[str, ...]]:
         while self._row is not None and self._row[0] < fp:
             self._row = next(self._rows, None)
         if self._row is not None and self._row[0] == fp:
             return self._row[1], self._row[2]
-        return 0, None
+        return 0, ()
+
+
+def _hosts_by_fingerprint(rows: Iterable[tuple[str, str]]) -> Iterator[tuple[str, int, tuple[str, ...]]]:
+    """(fingerprint, distinct hosts, the first ``HOST_NAMES_SHOWN`` of their names sorted) from
+    (fingerprint, host name) rows, one per distinct host, grouped by fingerprint. Grouped here rather
+    than by a second ``GROUP BY`` in SQL: that sorted every name again (~0.05 s at 100,000 records);
+    memory is the few names shown."""
+    current, count, shown = None, 0, []
+    for fp, name in rows:
+        if fp != current:
+            if current is not None:
+                yield current, count, tuple(sorted(shown))
+            current, count, shown = fp, 0, []
+        count += 1
+        if len(shown) < HOST_NAMES_SHOWN:
+            shown.append(name)
+        elif name < max(shown):
+            shown[shown.index(max(shown))] = name
+    if current is not None:
+        yield current, count, tuple(sorted(shown))
 
 
 def aggregated(violation: Violation, hosts: int, names: tuple[str, ...]) -> Violation:
