@@ -50,7 +50,7 @@ format: $(STAMP)
 CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM): install your system's chromium package" >&2; exit 1; }
+	@{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; } || { echo "the browser tests need Chromium at $(CHROMIUM): install your system's chromium package (Debian, Ubuntu: sudo apt-get install chromium), then run make test again" >&2; exit 1; }
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 test: lint $(CHECKOV) $(CHROMIUM)
