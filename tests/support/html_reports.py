@@ -110,13 +110,14 @@ DAY_MS = 86_400_000
 
 
 def synthetic_report(
-    folder: Path, rows: int, *, seed: int = 0, resolved: int = 0
+    folder: Path, rows: int, *, seed: int = 0, resolved: int = 0, max_rows: int | None = None
 ) -> tuple[Path, dict[str, Any]]:
     """An HTML report of ``rows`` violations (and ``resolved`` resolved entries) made up from ``seed``,
-    rendered through ``HtmlReport`` into a ``LocalReportSink`` under ``folder``: (its path, counts of
-    what went in: ``by_severity``, ``by_policy``, ``late``, ``max_hosts``)."""
+    rendered through ``HtmlReport`` into a ``LocalReportSink`` under ``folder`` (its table capped at
+    ``max_rows``, the product's ``MAX_ROWS`` by default): (its path, counts of what went in:
+    ``by_severity``, ``by_policy``, ``late``, ``max_hosts``)."""
     from imagewatch.alerts.ledger import LedgerEntry
-    from imagewatch.report.html_report import HtmlReport
+    from imagewatch.report.html_report import MAX_ROWS, HtmlReport
     from imagewatch.report.sink import LocalReportSink
     from imagewatch.violation import Violation
 
@@ -124,7 +125,8 @@ def synthetic_report(
     names = [f"team-{n % 37}/service-{n}" for n in range(max(rows // 3, 1))]
     hosts = [f"cce-node-{n:05d}" for n in range(2000)]
     ids = list(POLICIES)
-    page = HtmlReport(LocalReportSink(folder), "synthetic.html", {p: t for p, (t, _) in POLICIES.items()})
+    titles = {p: t for p, (t, _) in POLICIES.items()}
+    page = HtmlReport(LocalReportSink(folder), "synthetic.html", titles, max_rows=max_rows or MAX_ROWS)
     counts: dict[str, Any] = {"by_severity": {}, "by_policy": {}, "late": 0, "max_hosts": 0}
     for n in range(rows):
         policy = rng.choices(ids, WEIGHTS)[0]
@@ -175,5 +177,6 @@ def synthetic_report(
         {"id": p, "title": t, "severity": s, "source": f"policies/{p}.json", "sha256": "0" * 64}
         for p, (t, s) in POLICIES.items()
     ]
-    where = page.write(summary, policies=policies)
+    csv = str(folder / "synthetic.violations.csv.gz")  # named by the page when its table is capped
+    where = page.write(summary, open_by_severity=counts["by_severity"], policies=policies, csv=csv)
     return Path(where), counts

@@ -149,7 +149,9 @@ def test_a_lone_surrogate_in_inventory_or_policy_text_does_not_fail_the_report(t
         assert rows_of(rows)[0][2] == "bad \ud800 name"
     page = HtmlReport(LocalReportSink(tmp_path), "r.html", {"p-high": "title \udfff"})
     page.rows.add(violation(2, label="name \ud800 on 2 hosts"), "open")
-    html = Path(page.write({"status": "ok", "target": "t \ud800"})).read_text(encoding="utf-8")
+    html = Path(page.write({"status": "ok", "target": "t \ud800"}, open_by_severity={"high": 1})).read_text(
+        encoding="utf-8"
+    )
     assert "t ?" in html  # the page's text: a replacement character; the data block keeps the escape
 
 
@@ -157,8 +159,8 @@ def test_rows_are_spilled_in_batches_and_read_back_whole() -> None:
     with HtmlRows() as rows:
         for n in range(3 * BATCH + 7):
             rows.add(violation(n), "open")
-            assert len(rows._batch) < BATCH  # never more than a batch held
-        assert rows.rows == 3 * BATCH
+            assert len(rows._batches[1]) < BATCH  # never more than a batch held
+        assert rows.spilled == 3 * BATCH
         back = rows_of(rows)
         assert len(back) == 3 * BATCH + 7 and back[-1][2] == violation(3 * BATCH + 6).label
 
@@ -294,7 +296,12 @@ def hostile_summary(n: int = 0) -> dict[str, Any]:
 
 
 def write_page(
-    folder: Path, summary: dict[str, Any], labels: tuple[str, ...] = (), history: list[Point] | None = None
+    folder: Path,
+    summary: dict[str, Any],
+    labels: tuple[str, ...] = (),
+    history: list[Point] | None = None,
+    open_by_severity: dict[str, int] | None = None,
+    exempted: list[dict[str, Any]] | None = None,
 ) -> tuple[str, str]:
     page = HtmlReport(
         LocalReportSink(folder), "t/run.html", {"p-high": "High things", HOSTILE[0]: HOSTILE[1]}
@@ -307,10 +314,12 @@ def write_page(
     page.rows.add_resolved(gone)
     policies = [{"id": "p-high", "title": f"High {HOSTILE[0]}", "severity": "high"}]
     policies[0] |= {"source": f"/p/{HOSTILE[1]}.json", "sha256": "ab" * 32}
-    exempted = [{"policy_id": "p-high", "pointer": "/exempt/1", "reason": HOSTILE[0], "owner": HOSTILE[1],
-                 "expires": "2027-01-01", "subject": "s", "label": HOSTILE[6]}]  # fmt: skip
+    if exempted is None:
+        exempted = [{"policy_id": "p-high", "pointer": "/exempt/1", "reason": HOSTILE[0], "owner": HOSTILE[1],
+                     "expires": "2027-01-01", "subject": "s", "label": HOSTILE[6]}]  # fmt: skip
     where = page.write(
         summary,
+        open_by_severity={"high": len(labels)} if open_by_severity is None else open_by_severity,
         policies=policies,
         exempted=exempted,
         history=history or [],
@@ -323,7 +332,7 @@ ALLOWED_TAGS = {
     *("html", "head", "meta", "title", "link", "style", "body", "header", "main", "section", "footer"),
     *("div", "h1", "h2", "h3", "p", "span", "b", "br", "ul", "li", "noscript", "script"),
     *("svg", "rect", "text", "line", "table", "thead", "tbody", "tr", "th", "td"),
-    *("button", "select", "option", "input", "label"),
+    *("button", "select", "option", "input", "label", "details", "summary"),
 }
 
 
@@ -371,7 +380,7 @@ def test_a_run_with_nothing_found_still_makes_a_page(tmp_path: Path) -> None:
     summary = {"run_id": "r", "target": "t", "status": "ok", "started_at": "2026-12-01T08:00:00Z",
                "violations": {"total": 0, "by_severity": {}}}  # fmt: skip
     page = HtmlReport(LocalReportSink(tmp_path), "empty.html", {})
-    html = Path(page.write(summary)).read_text()
+    html = Path(page.write(summary, open_by_severity={})).read_text()
     parsed = Page(html)
     assert json.loads(next(t for _, a, t in parsed.blocks if a.get("id") == "report-rows")) == []
     shown = " ".join(parsed.text)
@@ -397,15 +406,14 @@ def test_the_trend_has_this_run_last_and_at_most_the_recent_runs() -> None:
     records = [
         RunRecord(NOW_MS - d * DAY_MS, "t", "ok", open_by_severity={"high": d}) for d in range(60, 0, -1)
     ]
-    points = history_points(
-        iter(records), {"status": "partial", "violations": {"by_severity": {"high": 7}}}, NOW_MS
-    )
-    assert len(points) == HISTORY_RUNS and points[-1] == Point(NOW_MS, "partial", {"high": 7})
+    this_run = Point(NOW_MS, "partial", {"critical": 2, "high": 7})  # the ledger's open entries
+    points = history_points(iter(records), this_run)
+    assert len(points) == HISTORY_RUNS and points[-1] == this_run
     assert [p.at for p in points] == sorted(p.at for p in points)
     with_this_run = [*records, RunRecord(NOW_MS, "t", "ok", open_by_severity={"high": 3})]
-    assert history_points(with_this_run, {}, NOW_MS)[-1].open_by_severity == {"high": 3}
+    assert history_points(with_this_run, this_run)[-1].open_by_severity == {"high": 3}
     chart = trend_chart(points)
-    assert len(chart.rects) == HISTORY_RUNS and chart.summary.startswith(
+    assert len(chart.rects) == HISTORY_RUNS + 1 and chart.summary.startswith(  # this run: two severities
         "Open violations over the last 30 run(s)"
     )
 
@@ -444,7 +452,8 @@ def test_writing_holds_a_bounded_amount_whatever_the_number_of_rows(tmp_path: Pa
         for n in range(rows):
             v = violation(n, label=f"image-{n % 20_000}:1.0 on 2 hosts (node-a, node-b)")
             page.rows.add(v, "open", entry(v), NOW_MS)
-        assert page.write({"status": "ok", "violations": {"by_severity": {"high": rows}}}) == "counted"
+        summary = {"status": "ok", "violations": {"by_severity": {"high": rows}}}
+        assert page.write(summary, open_by_severity={"high": rows}) == "counted"
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -452,3 +461,259 @@ def test_writing_holds_a_bounded_amount_whatever_the_number_of_rows(tmp_path: Pa
     assert written > rows * 100  # the rows are in the page
     assert peak < 4 * 1024 * 1024 < written, f"peak {peak:,} bytes for a page of {written:,}"
     assert max(Sink.stream.writes) < 2 * 1024 * 1024
+
+
+# -- what "open" means on the page (the ledger's), and what the table could not list -----------------
+
+
+class ById(HTMLParser):
+    """The text inside each element that has an id (its descendants' text included)."""
+
+    VOID = frozenset({"meta", "link", "br", "input", "img", "hr"})
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: dict[str, str] = {}
+        self._stack: list[str | None] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        ident = dict(attrs).get("id")
+        self._stack.append(ident)
+        if ident:
+            self.texts[ident] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self._stack:
+            self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        for ident in self._stack:
+            if ident:
+                self.texts[ident] += data
+
+    def text(self, ident: str) -> str:
+        return " ".join(self.texts[ident].split())
+
+
+def severity_bar_widths(html: str) -> dict[str, float]:
+    bar = re.search(r'<svg class="sevbar".*?</svg>', html, re.S)
+    assert bar is not None
+    return {
+        s: float(w) for s, w in re.findall(r'<rect class="(\w+)" x="[\d.]+" y="0" width="([\d.]+)"', bar[0])
+    }
+
+
+def test_the_headline_figures_are_the_ledgers_and_the_unread_part_is_said(tmp_path: Path) -> None:
+    """A partial run found 3 high violations; the ledger holds 8 open (the digest and the trend say 8):
+    the page's open figures are the ledger's, "found this run" is its own figure, and the 5 open
+    entries in the unread part are said not to be listed."""
+    summary = {**hostile_summary(), "overdue": {"total": 2, "by_severity": {"critical": 2}}}
+    ledger = {"critical": 2, "high": 3, "medium": 3}
+    _, html = write_page(tmp_path, summary, labels=("a", "b", "c"), open_by_severity=ledger)
+    page = ById(html)
+    assert page.text("open-total") == "8"
+    assert page.text("found-total") == "3 found this run"
+    assert severity_bar_widths(html) == {"critical": 25.0, "high": 37.5, "medium": 37.5}
+    assert "critical 2" in page.text("open-by-severity") and "medium 3" in page.text("open-by-severity")
+    unlisted = page.text("unlisted")
+    assert unlisted.startswith(
+        "5 open violations (critical 2, medium 3) are in parts this run could not read: they are not"
+        " listed below"
+    ), unlisted
+    assert page.text("overdue-total") == "2"
+
+
+def test_a_run_of_some_policies_says_the_open_violations_of_the_others_are_not_listed(tmp_path: Path) -> None:
+    summary = {**hostile_summary(), "status": "ok", "problems": [], "errors": []}
+    summary["policies"] = {"evaluated": ["p-high"], "invalid": []}
+    page = HtmlReport(LocalReportSink(tmp_path), "r.html", {"p-high": "High", "p-other": "Other"})
+    v = violation(1)
+    page.rows.add(v, "open", entry(v), NOW_MS)
+    policies = [
+        {"id": pid, "title": pid, "severity": "high", "source": "x", "sha256": "0"}
+        for pid in ("p-high", "p-other")
+    ]
+    html = Path(page.write(summary, open_by_severity={"high": 3}, policies=policies)).read_text()
+    shown = ById(html)
+    assert shown.text("open-total") == "3" and shown.text("found-total") == "1 found this run"
+    assert shown.text("unlisted").startswith(
+        "2 open violations (high 2) belong to policies this run did not evaluate: they are not listed below"
+    )
+
+
+def test_a_complete_run_lists_every_open_violation_and_says_nothing_is_missing(tmp_path: Path) -> None:
+    summary = {**hostile_summary(), "status": "ok", "problems": [], "errors": []}
+    _, html = write_page(tmp_path, summary, labels=("a", "b"), open_by_severity={"high": 2})
+    page = ById(html)
+    assert page.text("open-total") == "2" and "unlisted" not in page.texts
+
+
+# -- a cap on the table: the worst rows, every row counted -------------------------------------------
+
+
+def test_the_table_keeps_the_worst_rows_up_to_its_cap_and_counts_every_one() -> None:
+    rng = random.Random(3)
+    plan = ["medium"] * 3000 + ["high"] * 1500 + ["critical"] * 1200 + ["low"] * 700
+    rng.shuffle(plan)  # fingerprint order: severities interleaved
+    critical_labels = []
+    with HtmlRows(max_rows=2500) as rows:
+        for n, severity in enumerate(plan):
+            v = violation(n, severity=severity, policy=f"p-{severity}")
+            rows.add(v, "open", entry(v), NOW_MS)
+            if severity == "critical":
+                critical_labels.append(v.label)
+        for n in range(50):
+            gone = entry(violation(10_000 + n))
+            gone.status = "resolved"
+            rows.add_resolved(gone)
+        back = rows_of(rows)
+        assert len(rows) == 6450 and rows.shown == 2500
+        assert [row[0] for row in back] == [0] * 1200 + [1] * 1300  # every critical, then high
+        assert sorted(row[2] for row in back[:1200]) == sorted(critical_labels)
+        assert 2 not in {row[6] for row in back}  # no room left for the resolved
+        by_rank = [sum(counts[rank] for counts in rows.open_counts) for rank in range(5)]
+        assert by_rank == [1200, 1500, 3000, 700, 0]  # the counts (and charts) cover every row
+
+
+def test_rows_no_cap_could_show_are_not_even_spilled() -> None:
+    """Once the worse rows fill the cap, a less severe batch is dropped instead of written: the
+    temporary file holds about the cap, whatever the number of rows (Lambda's /tmp)."""
+    with HtmlRows(max_rows=2500) as rows:
+        for n in range(3000):
+            v = violation(n, severity="critical")
+            rows.add(v, "open", entry(v), NOW_MS)
+        for n in range(3000, 20_000):
+            v = violation(n, severity="medium")
+            rows.add(v, "open", entry(v), NOW_MS)
+        back = rows_of(rows)
+        assert len(back) == 2500 and {row[0] for row in back} == {0}
+        assert rows.spilled == 2500  # rows written to the temporary files
+        assert len(rows) == 20_000
+
+
+def test_less_severe_rows_spilled_first_give_way_to_worse_ones() -> None:
+    """The other order: medium rows fill the files first, then critical ones come. The medium lines
+    the cap can no longer show are cut off their file, which stays near the cap all along."""
+    with HtmlRows(max_rows=2500) as rows:
+        most = 0
+        for n in range(12_000):
+            v = violation(n, severity="medium" if n < 6000 else "critical")
+            rows.add(v, "open", entry(v), NOW_MS)
+            most = max(most, rows.spilled)
+        assert most <= 2500 + 2 * BATCH
+        back = rows_of(rows)
+        assert [row[0] for row in back] == [0] * 2500
+
+
+def test_a_capped_table_says_so_and_where_every_row_is(tmp_path: Path) -> None:
+    page = HtmlReport(LocalReportSink(tmp_path), "r.html", {"p-high": "High"}, max_rows=10)
+    for n in range(25):
+        v = violation(n)
+        page.rows.add(v, "open", entry(v), NOW_MS)
+    csv = "s3://bucket/imagewatch/t/2026/12/01/run.violations.csv.gz"
+    html = Path(page.write({"status": "ok"}, open_by_severity={"high": 25}, csv=csv)).read_text()
+    shown = ById(html)
+    assert shown.text("row-cap") == (
+        f"The table holds the worst 10 of 25 rows (most severe first); the CSV has all of them: {csv}"
+    )
+    data = next(t for _, a, t in Page(html).blocks if a.get("id") == "report-rows")
+    assert len(json.loads(data)) == 10
+    assert shown.text("open-total") == "25"
+
+
+# -- exemptions: the true count beside the first subjects ---------------------------------------------
+
+
+def test_an_exemption_over_the_subject_cap_says_its_true_count_and_that_the_first_are_shown(
+    tmp_path: Path,
+) -> None:
+    from imagewatch.policy.evaluate import SUBJECTS_CAP, ExemptionReport
+    from imagewatch.policy.exemptions import Exemption
+    from imagewatch.run import note_dict
+
+    exemption = Exemption("p-high", "/exempt/0", "migration", "ops", "2026-12-10", NOW_MS + DAY_MS, None)  # type: ignore[arg-type]
+    subjects = tuple(f"img-{n}" for n in range(SUBJECTS_CAP))
+    note = note_dict(
+        ExemptionReport(exemption, subjects, 250, tuple(f"app-{n}:1" for n in range(SUBJECTS_CAP)))
+    )
+    assert note["records"] == 250 and len(note["subjects"]) == SUBJECTS_CAP
+    summary = {**hostile_summary(), "exemptions": {"applied": 250, "expired": [], "expiring_soon": [note]}}
+    exempted = [
+        {"policy_id": "p-high", "pointer": "/exempt/0", "reason": "migration", "owner": "ops",
+         "expires": "2026-12-10", "subject": s, "label": f"app-{n}:1"}
+        for n, s in enumerate(subjects)
+    ]  # fmt: skip
+    _, html = write_page(tmp_path, summary, exempted=exempted)
+    text = ById(html).text("exemptions")
+    assert "covers 250 records of at least 100 subjects (the first 100 shown)" in text, text
+    assert "app-99:1" in text  # the first 100, listed
+    assert "at least 100 subjects (the first 100 kept)" in text  # the applied exemption's row
+    assert "covers 100 subject(s)" not in text
+
+
+# -- accessibility: readable severity pills ----------------------------------------------------------
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    digits = colour[1:] if len(colour) == 7 else "".join(c * 2 for c in colour[1:])
+    r, g, b = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+HEX = r"(#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b)"
+
+
+def test_every_severity_pill_is_readable_at_its_size() -> None:
+    """WCAG AA: 4.5:1 for the pills' 12 px text, each pill's text colour on its fill (from report.css)."""
+    from imagewatch.violation import SEVERITIES
+
+    css = re.sub(r"/\*.*?\*/", "", (html_report.TEMPLATES / "report.css").read_text(), flags=re.S)
+    variables = dict(re.findall(rf"--([\w-]+):\s*{HEX}", css))
+    rules = {
+        selector.strip(): body for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)
+    }  # one selector per rule here
+
+    def colour(selector: str, prop: str) -> str | None:
+        found = re.search(rf"(?:^|[;\s]){prop}:\s*{HEX}", rules.get(selector, ""))
+        return found[1] if found else None
+
+    base = colour(".pill", "color")
+    assert base is not None
+    for severity in SEVERITIES:
+        background = colour(f".pill.{severity}", "background") or variables[severity]
+        text = colour(f".pill.{severity}", "color") or base
+        assert _contrast(text, background) >= 4.5, (severity, text, background)
+
+
+# -- the page that says the page could not be written -------------------------------------------------
+
+
+def test_the_placeholder_page_names_the_evidence_and_runs_nothing() -> None:
+    from imagewatch.report.html_report import placeholder_page
+
+    files = {
+        "json": f"/r/{HOSTILE[0]}.json",
+        "jsonl": "/r/x.violations.jsonl.gz",
+        "csv": "/r/x.violations.csv.gz",
+    }
+    html = placeholder_page({"run_id": "run-1", "target": HOSTILE[1], "started_at": "2026"}, files).decode()
+    page = Page(html)
+    assert not [tag for tag, _ in page.tags if tag == "script"]
+    [csp] = [attrs["content"] for tag, attrs in page.tags if tag == "meta" and attrs.get("http-equiv")]
+    assert csp is not None and "default-src 'none'" in csp and "unsafe" not in csp
+    style = page.block("style")
+    assert f"style-src 'sha256-{base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()}'" in csp
+    shown = " ".join(page.text)
+    assert "could not be written" in shown and files["json"] in shown and files["csv"] in shown
+    assert HOSTILE[1] in shown and "<img" not in html

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 
 from imagewatch.alerts.channels import PLATFORMS
 from imagewatch.alerts.channels.common import local_report
@@ -50,3 +51,19 @@ def test_an_https_report_link_stays_a_link(name: str) -> None:
     payload = PLATFORMS[name].render(digest_of([item(1)], report_url=url))
     assert url in json.dumps(payload), name
     assert "report https:" not in strings(payload), name  # a link, not the closing line's text
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "generic"])
+def test_a_long_local_path_is_shown_whole_beside_a_long_closing_line(tmp_path: Path, name: str) -> None:
+    """A report folder deep in a file system (a path of about 600 characters), a digest that lists
+    only part of its items ("…and 495 more …") and a long run id: the path keeps a line and a budget
+    of its own, so no platform cuts it."""
+    root = tmp_path.joinpath(*(f"reports-of-the-compliance-team-{n:02d}" for n in range(14)))
+    link = LocalReportSink(root).link(KEY)
+    items = [item(n) for n in range(500)]
+    digest = structs.replace(digest_of(items, report_url=link), run_id="r" * 80)
+    payload = PLATFORMS[name].render(digest)
+    path = str(root / KEY)
+    assert len(path) > 500
+    shown = html.unescape(strings(payload)).replace("\\", "").replace("\u2060", "")
+    assert path in shown, name

@@ -281,7 +281,14 @@ def fleet_rules(policies: Sequence[Policy], found: Findings) -> list[dict[str, A
 
 
 def note_dict(report: Any) -> dict[str, Any]:
-    return {**report.exemption.to_dict(), "subjects": list(report.subjects), "labels": list(report.labels)}
+    """An expired or expiring exemption for the summary: its first subjects (the evaluation keeps
+    ``SUBJECTS_CAP``) and ``records``, every record it concerned (the true count beside them)."""
+    return {
+        **report.exemption.to_dict(),
+        "subjects": list(report.subjects),
+        "labels": list(report.labels),
+        "records": report.records,
+    }
 
 
 def exemption_notes(evaluations: Sequence[EvaluationResult]) -> list[str]:
@@ -562,10 +569,8 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
         summary["digests"] = notifier.digests
     else:
         assert report is not None and page is not None
-        summary["report"] = write_report(deps, key, summary, loaded, found, report, page, now_ms)
-        from imagewatch.summary_run import remember_report  # the summary links the latest report
-
-        remember_report(deps, html_report_key(key) if "html" in summary["report"] else key)
+        opened = dict(merged.open_by_severity)  # the page's open figures: the ledger's, as the digest's
+        summary["report"] = write_report(deps, key, summary, loaded, found, report, page, now_ms, opened)
     return summary
 
 
@@ -679,32 +684,51 @@ def write_report(
     report: ViolationReport,
     page: HtmlReport,
     now_ms: int,
+    open_by_severity: dict[str, int],
 ) -> dict[str, str]:
     """Evidence of the run: the summary, settings (secrets redacted), policy hashes and exemptions in a
     small JSON document; every violation in the streamed JSON Lines and CSV files it names; and the
-    HTML page people open from chat (``write_html``)."""
+    HTML page people open from chat (``write_html``).
+
+    The JSON document comes first (naming the page's key) and is remembered for the weekly summary,
+    so whatever becomes of the page (a bug, a refusing store, the function's time running out) the
+    run's evidence is there. It is written again only when the page failed, to say so."""
+    from imagewatch.summary_run import remember_report  # the summary links the latest report
+
     try:
         streams = report.close()
+        exempted = [
+            {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
+            for result in found.evaluations
+            for x in result.exempted
+        ]
+        document = {
+            **summary,
+            "settings": deps.settings.redacted(),
+            "policy_sources": [
+                {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
+            ],
+            "exempted": exempted,
+            "violation_files": streams,
+            "html_report_key": html_report_key(key),
+        }
+        written = {"json": deps.reports.put(key, render_json(document), "application/json"), **streams}
     except BaseException:
         page.abort()
         raise
-    exempted = [
-        {"policy_id": x.policy_id, "subject": x.subject, "label": x.label, **x.exemption.to_dict()}
-        for result in found.evaluations
-        for x in result.exempted
-    ]
-    html = write_html(deps, summary, loaded, exempted, page, now_ms)
-    document = {
-        **summary,
-        "settings": deps.settings.redacted(),
-        "policy_sources": [
-            {"id": p.id, "source": str(p.source), "sha256": p.sha256} for p in loaded.policies
-        ],
-        "exempted": exempted,
-        "violation_files": streams,
-        **({"html_report": html["html"]} if html else {}),
-    }
-    return {"json": deps.reports.put(key, render_json(document), "application/json"), **streams, **html}
+    remember_report(deps, key)
+    html = write_html(deps, summary, loaded, exempted, page, now_ms, open_by_severity, written)
+    if "html" in html:
+        remember_report(deps, html_report_key(key))
+    else:  # the document says what became of the page
+        document.update(problems=summary["problems"], store_errors=summary.get("store_errors", []))
+        if "html_placeholder" not in html:
+            del document["html_report_key"]
+        try:
+            deps.reports.put(key, render_json(document), "application/json")
+        except Exception as exc:
+            log.error("JSON report not updated with the HTML report's failure: %s", exc)
+    return {**written, **html}
 
 
 def write_html(
@@ -714,34 +738,59 @@ def write_html(
     exempted: list[dict[str, Any]],
     page: HtmlReport,
     now_ms: int,
+    open_by_severity: dict[str, int],
+    files: dict[str, str],
 ) -> dict[str, str]:
-    """The HTML page, with the trend from the run history. A report store that refuses it costs the
-    page only: logged, named in ``problems`` and ``store_errors`` (the CLI's exit 5), and the JSON
-    document is still written; any other failure is a bug and is raised."""
-    from imagewatch.report.html_report import HISTORY_WINDOW_MS, history_points
+    """The HTML page, with the trend from the run history. Any failure (a report store that refuses
+    it, a bug in the page) costs the page only: logged with its traceback, named in ``problems`` and
+    ``store_errors`` (the CLI's exit 5), and a small placeholder page takes its key, which the digest
+    already links, naming the JSON and CSV reports (``files``). A stop that is no error
+    (``KeyboardInterrupt``, ``SystemExit``) goes on up: the JSON document is written already."""
+    from imagewatch.report.html_charts import Point
+    from imagewatch.report.html_report import HISTORY_WINDOW_MS, history_points, put_placeholder
 
     target = deps.settings.target
-    try:
-        records = history_points(deps.store.history(target, now_ms - HISTORY_WINDOW_MS), summary, now_ms)
-        note = f"the last {len(records)} runs" if len(records) > 1 else "this run only: history starts here"
-    except StateStoreError as exc:
-        records = history_points((), summary, now_ms)
-        note = f"this run only: the run history could not be read ({exc})"
+    this_run = Point(now_ms, str(summary.get("status", "")), open_by_severity)
     policies = [
         {"id": p.id, "title": p.title, "severity": p.severity, "source": str(p.source), "sha256": p.sha256}
         for p in loaded.policies
     ]
     try:
-        where = page.write(summary, policies=policies, exempted=exempted, history=records, history_note=note)
+        try:
+            history = deps.store.history(target, now_ms - HISTORY_WINDOW_MS)
+            records = history_points(history, this_run)
+            note = (
+                f"the last {len(records)} runs" if len(records) > 1 else "this run only: history starts here"
+            )
+        except StateStoreError as exc:
+            records = history_points((), this_run)
+            note = f"this run only: the run history could not be read ({exc})"
+        where = page.write(
+            summary,
+            open_by_severity=open_by_severity,
+            policies=policies,
+            exempted=exempted,
+            history=records,
+            history_note=note,
+            csv=files.get("csv", ""),
+        )
     except Exception as exc:
         page.abort()
-        if not isinstance(exc, OSError | StateStoreError) and not type(exc).__module__.startswith("botocore"):
-            raise
-        log.error("HTML report not written: %s", exc)
-        problem = f"HTML report not written (the JSON, JSON Lines and CSV reports are): {exc}"
+        stored = isinstance(exc, OSError | StateStoreError) or type(exc).__module__.startswith("botocore")
+        reason = str(exc) if stored else f"{type(exc).__name__}: {exc}"
+        log.error("HTML report not written: %s", reason[:500], exc_info=exc)
+        placeholder = put_placeholder(deps.reports, page.key, summary, files)
+        where_now = (
+            "a placeholder page at its link says so"
+            if placeholder
+            else "nothing is at its link (see the log)"
+        )
+        problem = (
+            f"HTML report not written (the JSON, JSON Lines and CSV reports are; {where_now}): {reason[:500]}"
+        )
         summary["problems"].append(problem)
         summary.setdefault("store_errors", []).append(problem)
-        return {}
+        return {"html_placeholder": placeholder} if placeholder else {}
     return {"html": where}
 
 

@@ -24,6 +24,9 @@ P = TypeVar("P")
 TAGS = {"new": "NEW", "reminder": "STILL OPEN", "overdue": "OVERDUE", "resolved": "RESOLVED", "open": "OPEN"}
 MAX_ANSWER_BYTES = 65536  # what delivery reads of an answer at most
 MAX_PROBLEMS = 5  # problems and notes are said in every digest; a handful is enough, the report has all
+# A local report's path (``report_line``): a line and a budget of its own, since a path cut is no path
+REPORT_PATH_CHARS = 1024
+REPORT_LINE_CHARS = REPORT_PATH_CHARS + len("report ")
 JsonDict = dict[str, Any]
 
 
@@ -81,13 +84,17 @@ def heading(item: DigestItem) -> str:
 
 
 def closing_line(digest: Digest, fitted: Fitted) -> str:
-    """``…and 12 more (high 2, medium 10) · run r1 · 2026-…`` (the more line only when needed), and
-    where a local run's report is (``report /path/….html``: see ``local_report``)."""
+    """``…and 12 more (high 2, medium 10) · run r1 · 2026-…`` (the more line only when needed)."""
     parts = [fitted.more_line(), f"run {clean(digest.run_id, 80)} · {clean(digest.generated_at, 40)}"]
-    local = local_report(digest.report_url)
-    if local:
-        parts.append(f"report {clean(local, 300)}")
     return " · ".join(part for part in parts if part)
+
+
+def report_line(digest: Digest) -> str:
+    """``report /path/….html`` where a local run's report is (``local_report``), else "". Every
+    platform shows it on a line of its own, clipped at ``REPORT_LINE_CHARS`` only: the closing line's
+    budget would cut a long path."""
+    local = local_report(digest.report_url)
+    return f"report {clean(local, REPORT_PATH_CHARS)}" if local else ""
 
 
 def local_report(url: str | None) -> str | None:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -26,6 +27,7 @@ from imagewatch.alerts.channels.common import (
     fit_payload,
     heading,
     judge_code,
+    report_line,
     safe_url,
     size,
 )
@@ -92,10 +94,12 @@ def render(digest: Digest) -> JsonDict:
     ]
     head += [f"> ⚠️ {escape(p, 400)}" for p in digest.problems[:MAX_PROBLEMS]]
     head += [f"> 🕒 {escape(n, 400)}" for n in digest.notes[:MAX_PROBLEMS]]
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         tail = [escape(closing_line(digest, fitted), 400)]
+        if local:
+            tail.append(escape(local, REPORT_LINE_CHARS))
         if report:
             tail.append(f"[report]({report})")
         if mention_text:

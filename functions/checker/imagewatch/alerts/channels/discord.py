@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -22,6 +23,7 @@ from imagewatch.alerts.channels.common import (
     fit_payload,
     heading,
     is_transient,
+    report_line,
     safe_url,
     transient,
     worst_firing,
@@ -119,7 +121,7 @@ def render(digest: Digest) -> JsonDict:
     description = _clip("\n".join(lines), DESCRIPTION_CHARS)
     content = " ".join([f"<@{u}>" for u in users] + [f"<@&{r}>" for r in roles])
     content = _clip(f"{title}\n{content}".strip(), CONTENT_CHARS)
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         fields = [_field(item) for item in fitted.shown]
@@ -131,7 +133,10 @@ def render(digest: Digest) -> JsonDict:
             chunk = fields[index * MAX_FIELDS : (index + 1) * MAX_FIELDS]
             if chunk:
                 embed["fields"] = chunk
-        embeds[-1]["footer"] = {"text": _clip(escape(closing_line(digest, fitted), 400), FOOTER_CHARS)}
+        footer = escape(closing_line(digest, fitted), 400)
+        if local:  # a line of its own: the path keeps its own budget
+            footer += "\n" + escape(local, REPORT_LINE_CHARS)
+        embeds[-1]["footer"] = {"text": _clip(footer, FOOTER_CHARS)}
         embeds[-1]["timestamp"] = clean(digest.generated_at, 40)
         allowed: JsonDict = {"parse": []}
         if users:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -24,6 +25,7 @@ from imagewatch.alerts.channels.common import (
     fit_payload,
     heading,
     judge_code,
+    report_line,
     safe_url,
     size,
     worst_firing,
@@ -93,10 +95,12 @@ def render(digest: Digest) -> JsonDict:
     tags = [tag for tag in map(_mention, digest.mentions) if tag]
     if tags:
         fixed.append(_div(" ".join(tags)))
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         closing = escape(closing_line(digest, fitted), 400) + (f" · [report]({report})" if report else "")
+        if local:  # a line of its own: the path keeps its own budget
+            closing += "\n" + escape(local, REPORT_LINE_CHARS)
         elements = [
             *fixed,
             {"tag": "hr"},

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -23,6 +24,7 @@ from imagewatch.alerts.channels.common import (
     heading,
     is_transient,
     reason,
+    report_line,
     safe_url,
     size,
     transient,
@@ -79,7 +81,7 @@ def render(digest: Digest) -> JsonDict:
     status = [_note("BOOKMARK", f"<b>{escape(digest.target, 200)}</b>")]
     status += [_note("DESCRIPTION", f"⚠️ {escape(p, 400)}") for p in digest.problems[:MAX_PROBLEMS]]
     status += [_note("CLOCK", f"🕒 {escape(n, 400)}") for n in digest.notes[:MAX_PROBLEMS]]
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         sections: list[JsonDict] = []
@@ -90,6 +92,8 @@ def render(digest: Digest) -> JsonDict:
         if report:
             button = {"text": "Open report", "onClick": {"openLink": {"url": report}}}
             closing.append({"buttonList": {"buttons": [button]}})
+        elif local:  # the report button's place: a widget of its own, the path's own budget
+            closing.append({"decoratedText": {"text": escape(local, REPORT_LINE_CHARS)}})
         sections.append({"widgets": closing})
         header = {"title": title, "subtitle": digest.severity_line()}  # header text is plain: ours only
         card = {"header": header, "sections": sections}

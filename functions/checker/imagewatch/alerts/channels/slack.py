@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from imagewatch.alerts.channels.common import TAGS, local_report, safe_url
+from imagewatch.alerts.channels.common import REPORT_LINE_CHARS, TAGS, report_line, safe_url
 from imagewatch.alerts.channels.result import SendResult
 from imagewatch.alerts.digest import Digest, DigestItem, fit
 from imagewatch.alerts.text import clean, defuse
@@ -77,12 +77,13 @@ def render(digest: Digest) -> dict[str, object]:
         mention_text = " ".join(_mention(m) for m in digest.mentions)
         blocks.insert(2, {"type": "section", "text": mrkdwn(mention_text)})
     closing = [fitted.more_line(), f"run {digest.run_id} · {digest.generated_at}"]
-    report, local = safe_url(digest.report_url), local_report(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
     if report:
         closing.append(f"<{report}|report>")
-    elif local:
-        closing.append(f"report {escape(local, 300)}")
-    blocks.append({"type": "context", "elements": [mrkdwn(" · ".join(c for c in closing if c))]})
+    elements = [mrkdwn(" · ".join(c for c in closing if c))]
+    if local:  # an element of its own: the path keeps its own budget
+        elements.append(mrkdwn(escape(local, REPORT_LINE_CHARS)))
+    blocks.append({"type": "context", "elements": elements})
     fallback = f"{digest.title} — {digest.severity_line()}"
     return {"text": fallback[:40_000], "blocks": blocks}
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -25,6 +26,7 @@ from imagewatch.alerts.channels.common import (
     heading,
     is_transient,
     reason,
+    report_line,
     safe_url,
     size,
     transient,
@@ -98,11 +100,13 @@ def render(digest: Digest) -> JsonDict:
     mention_text, entities = _mentions(digest.mentions)
     if mention_text:
         head.append(_text(mention_text))
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         body = [*head, *(_item_block(item) for item in fitted.shown)]
         body.append(_text(escape(closing_line(digest, fitted), 400), isSubtle=True, separator=True))
+        if local:  # a line of its own: the path keeps its own budget
+            body.append(_text(escape(local, REPORT_LINE_CHARS), isSubtle=True, spacing="None"))
         card: JsonDict = {"$schema": SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION, "body": body}
         if report:
             card["actions"] = [{"type": "Action.OpenUrl", "title": "Open report", "url": report}]

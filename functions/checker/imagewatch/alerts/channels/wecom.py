@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from imagewatch.alerts.channels.common import (
     MAX_PROBLEMS,
+    REPORT_LINE_CHARS,
     JsonDict,
     answer_json,
     closing_line,
@@ -19,6 +20,7 @@ from imagewatch.alerts.channels.common import (
     fit_payload,
     heading,
     judge_code,
+    report_line,
     safe_url,
 )
 from imagewatch.alerts.channels.result import SendResult
@@ -75,10 +77,12 @@ def render(digest: Digest) -> JsonDict:
     head += [f'<font color="comment">🕒 {escape(n, 300)}</font>' for n in digest.notes[:MAX_PROBLEMS]]
     if digest.mentions:
         head.append(" ".join(_mention(m) for m in digest.mentions))
-    report = safe_url(digest.report_url)
+    report, local = safe_url(digest.report_url), report_line(digest)
 
     def build(fitted: Fitted) -> JsonDict:
         tail = f'<font color="comment">{escape(closing_line(digest, fitted), 300)}</font>'
+        if local:
+            tail += f'\n<font color="comment">{escape(local, REPORT_LINE_CHARS)}</font>'
         if report:
             tail += f"\n[report]({report})"
         content = "\n".join([*head, *(_item_md(item) for item in fitted.shown), tail])

@@ -119,6 +119,7 @@
   // -- one page into the DOM -----------------------------------------------------------------------
   function cell(tr, cls, label, content) {
     var td = el("td", cls);
+    td.setAttribute("role", "cell");  // kept when a phone shows rows as cards (display: block)
     td.setAttribute("data-label", label);
     if (content != null) {
       if (typeof content === "string") td.textContent = content;
@@ -137,6 +138,7 @@
     for (var k = start; k < end; k++) {
       var r = rows[view[k]], sev = severities[r[SEV]] || "info", pol = policies[r[POL]] || ["?", "", ""];
       var tr = el("tr");
+      tr.setAttribute("role", "row");
       tr.setAttribute("data-severity", sev);
       cell(tr, "sev", "Severity", el("span", "pill " + sev, sev));
       var p = el("div");
