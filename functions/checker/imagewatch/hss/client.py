@@ -253,7 +253,11 @@ class HssClient:
 
         ``deadline`` is a ``time.monotonic()`` value (on this client's ``monotonic`` clock): once it
         passes, no new page is requested and the listing ends incomplete, saying how far it got.
+        Page bodies are then allocated as mappings of their own (``imagewatch.allocator``).
         """
+        from imagewatch.allocator import map_large_blocks
+
+        map_large_blocks()
         return Listing(self, query or ImageQuery(), start_offset, deadline)
 
 
