@@ -178,9 +178,9 @@ def test_a_stopped_run_cleans_up_releases_its_lease_and_prints_no_traceback(
         [sys.executable, "-m", "imagewatch.cli", "run"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list(scratch.glob("imagewatch-run-*")) and process.poll() is None:  # its workspace exists
-        assert time.monotonic() < deadline, "the run never created its workspace"
+    # the run is reading (its workspace and ledger copy are open, never visible): a page is in flight
+    hss.wait_for(lambda stats: stats.by_route.get("list", 0) >= 1 and stats.in_flight >= 1, timeout=60)
+    assert process.poll() is None, "the run ended before it could be stopped"
     process.send_signal(signal_number)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
