@@ -5,8 +5,6 @@ costing the page only. What the page does in a browser: test_html_report_browser
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from imagewatch.handler import lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
 from support.emulator_support import ManualClock
-from support.html_reports import run_check
+from support.html_reports import open_temp_files, run_check
 from support.known_fleet import EXPECTED, ROOT
 
 EVENT = json.loads((ROOT / "events" / "scheduled.json").read_text())
@@ -58,17 +56,6 @@ def test_no_secret_reaches_the_html_report(env: dict, sink: WebhookSink) -> None
         assert secret not in text
 
 
-def _temp_files_open() -> int:
-    temp = os.path.realpath(tempfile.gettempdir())
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith(temp)
-        except OSError:
-            continue
-    return count
-
-
 class Cut(Exception):
     pass
 
@@ -84,10 +71,10 @@ def test_a_run_cut_after_the_rows_were_collected_leaves_no_file_behind(
         raise Cut("the run is cut")
 
     monkeypatch.setattr(run.Notifier, "send", cut)
-    before = _temp_files_open()
+    before = open_temp_files()
     with pytest.raises(Cut):
         lambda_handler(EVENT, LocalContext())
-    assert _temp_files_open() == before  # the spill file closed (and, never named, gone)
+    assert open_temp_files() == before  # the spill file closed (and, never named, gone)
     assert html_files(env) == [] and not list(Path(env["REPORT_DIR"]).rglob("*.tmp"))
 
 

@@ -22,7 +22,7 @@ from imagewatch.standins.webhook_sink import WebhookSink
 from imagewatch.violation import fingerprint
 from support.cli import run_imagewatch
 from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK
-from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
+from support.moto_support import FAKE_CREDENTIALS, REGION, aws_environment, create_ledger_table
 
 PLANTED = {"HSS_AK": "AKPLANTEDHUB00001", "HSS_SK": "sk-planted-hub-Zx81", "WEBHOOK_SECRET": "whsec-hub-Lp02"}
 WEBHOOK_TOKEN = "hook-token-planted-Hub7"
@@ -32,12 +32,7 @@ SEVERITY = {"high-severity": "HIGH", "malicious-files": "CRITICAL", "scan-freshn
 @pytest.fixture
 def hub(moto_server: Any, monkeypatch: pytest.MonkeyPatch, fleet: Fleet, tmp_path: Path) -> Iterator[dict]:
     """The function's environment with Security Hub on, pointing at moto; and what a test looks at."""
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_server.url,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-    }.items():
+    for name, value in aws_environment(moto_server.url).items():
         monkeypatch.setenv(name, value)
     for name in ("HSS_REGION", "CHANNELS_FILE", "STATE_PATH", "REPORT_BUCKET", "SETTINGS_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -21,17 +21,12 @@ from imagewatch.local_context import LocalContext
 from imagewatch.standins.webhook_sink import WebhookSink
 from support import moto_support
 from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, known_fleet
-from support.moto_support import FAKE_CREDENTIALS, REGION, create_ledger_table
+from support.moto_support import aws_environment, create_ledger_table
 
 
 @pytest.fixture
 def two_targets(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict]:
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_server.url,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-    }.items():
+    for name, value in aws_environment(moto_server.url).items():
         monkeypatch.setenv(name, value)
     for name in (
         "HSS_AK",

@@ -30,7 +30,7 @@ from imagewatch.local_context import LocalContext
 from imagewatch.violation import fingerprint
 from support.cli import run_imagewatch
 from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, known_fleet
-from support.moto_support import FAKE_CREDENTIALS, REGION
+from support.moto_support import FAKE_CREDENTIALS, REGION, aws_environment
 from support.securityhub_standin import SecurityHubStandIn
 
 PLANTED = {"HSS_AK": "AKPLANTEDSHFAULT01", "HSS_SK": "sk-planted-shfaults-Wq4r"}
@@ -92,11 +92,8 @@ def env(
             "STATE_PATH": str(tmp_path / "state.sqlite3"),
             "REPORT_DIR": str(tmp_path / "reports"),
             "SECURITY_HUB": "on",
-            "AWS_ENDPOINT_URL": moto_server.url,  # STS
+            **aws_environment(moto_server.url),  # STS
             "AWS_ENDPOINT_URL_SECURITYHUB": standin.url,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
         }
         for name in UNSET:
             monkeypatch.delenv(name, raising=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,3 +181,16 @@ def synthetic_report(
     csv = str(folder / "synthetic.violations.csv.gz")  # named by the page when its table is capped
     where = page.write(summary, open_by_severity=counts["by_severity"], policies=policies, csv=csv)
     return Path(where), counts
+
+
+def open_temp_files() -> int:
+    """Descriptors of this process open on a file in the temp folder (Linux shows an unlinked or
+    O_TMPFILE one as ``/tmp/#123 (deleted)``)."""
+    temp = os.path.realpath(tempfile.gettempdir())
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith(temp)
+        except OSError:
+            continue
+    return count

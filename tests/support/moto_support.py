@@ -61,3 +61,13 @@ def ledger_items(client: object, table: str) -> list[dict]:
     sort keys start with ``#``)."""
     items = client.scan(TableName=table)["Items"]  # type: ignore[attr-defined]
     return [item for item in items if not item["fingerprint"]["S"].startswith("#")]
+
+
+def aws_environment(url: str) -> dict[str, str]:
+    """The variables that point boto3 at the moto server at ``url`` with moto's own credentials."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+    }

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import random
 import re
 import tempfile
@@ -27,6 +26,7 @@ from imagewatch.report.html_rows import BATCH, HtmlRows, script_json
 from imagewatch.report.sink import LocalReportSink
 from imagewatch.report.worst_images import WorstImages
 from imagewatch.violation import Violation
+from support.html_reports import open_temp_files
 
 NOW_MS = 1_796_176_579_000
 DAY_MS = 86_400_000
@@ -165,29 +165,16 @@ def test_rows_are_spilled_in_batches_and_read_back_whole() -> None:
         assert len(back) == 3 * BATCH + 7 and back[-1][2] == violation(3 * BATCH + 6).label
 
 
-def _open_temp_files() -> int:
-    """Descriptors of this process open on a file in the temp folder (Linux shows an unlinked or
-    O_TMPFILE one as ``/tmp/#123 (deleted)``)."""
-    temp = os.path.realpath(tempfile.gettempdir())
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith(temp)
-        except OSError:
-            continue
-    return count
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through Linux's /proc")
 def test_the_spill_file_is_gone_when_closed_or_aborted(tmp_path: Path) -> None:
-    before = _open_temp_files()
+    before = open_temp_files()
     page = HtmlReport(LocalReportSink(tmp_path), "r.html", {"p-high": "High"})
     for n in range(2 * BATCH):
         page.rows.add(violation(n), "open")
-    assert _open_temp_files() == before + 1
+    assert open_temp_files() == before + 1
     page.abort()
     page.abort()  # idempotent
-    assert _open_temp_files() == before
+    assert open_temp_files() == before
     assert not [p for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("imagewatch-html-")]
     assert not list(tmp_path.iterdir())  # an aborted report writes nothing
 
