@@ -332,7 +332,6 @@ def base_env(
         "POLICY_PATH": str(POLICIES),
         "STATE_PATH": str(folder / "state.sqlite3"),
         "REPORT_DIR": str(folder / "reports"),
-        "MALLOC_ARENA_MAX": "2",  # as template.yaml deploys the function
     }
     if all_projects:
         env["HSS_ENTERPRISE_PROJECT_ID"] = "all_granted_eps"

@@ -308,7 +308,6 @@ def test_function_runtime_architecture_and_concurrency() -> None:
     assert props["ReservedConcurrentExecutions"] == 1
     assert (props["MemorySize"], props["Timeout"]) == ("1024", "900")
     assert props["EphemeralStorage"] == {"Size": "2048"}  # the run's workspace at 1,000,000 records
-    assert props["Environment"]["Variables"]["MALLOC_ARENA_MAX"] == "2"
     assert props["Role"] == "<CheckerRole.Arn>"
     assert props["LoggingConfig"]["LogGroup"] == "<CheckerLogGroup>"
     layer_name, _ = only(resolved, "AWS::Lambda::LayerVersion")
@@ -413,7 +412,6 @@ def test_environment_defaults() -> None:
         "REPORT_PREFIX": "reports/",
         "REPORT_LINK_TTL_SECONDS": "86400",
         "SETTINGS_SECRET": "<SettingsSecret>",
-        "MALLOC_ARENA_MAX": "2",
         "POWERTOOLS_SERVICE_NAME": "imagewatch",
         "POWERTOOLS_METRICS_NAMESPACE": "imagewatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",

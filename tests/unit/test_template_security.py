@@ -62,8 +62,6 @@ CONTRACT_NAMES = frozenset(
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
-        # the C library's, not ours: two malloc arenas for the page workers (docs/deployment.md)
-        "MALLOC_ARENA_MAX",
     }
 )
 # Variables whose value is a credential: they belong in the settings secret, never in the environment.
@@ -80,7 +78,7 @@ SECRET_VARIABLES = frozenset(
 )
 # Literal environment values the template may hard-code (everything else comes from a parameter or
 # names a stack resource).
-ALLOWED_LITERALS = frozenset({"/opt/policies", "imagewatch", "2"})
+ALLOWED_LITERALS = frozenset({"/opt/policies", "imagewatch"})
 # Words that make a parameter name look like it carries a secret value (plurals count too). A name
 # ending in "Arn" refers to a secret or key (ExistingSettingsSecretArn) and carries no secret itself;
 # so do the names listed below, each with the reason.

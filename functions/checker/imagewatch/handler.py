@@ -20,6 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from msgspec import structs
 
+from imagewatch import allocator
 from imagewatch.alerts.delivery import Deliverer
 from imagewatch.alerts.routing import channels_for
 from imagewatch.alerts.store import StateStore
@@ -137,6 +138,7 @@ def handle(
     """Parse, wire, run, close: returns the run summary. ``deadline`` (``time.monotonic()``) bounds
     fetching; a run stopped by it resolves nothing and says so. ``ends_at``: when the function's time
     is up (Security Hub's imports keep a reserve before it). ``progress``: the CLI's progress line."""
+    allocator.configure()  # before any thread allocates: see imagewatch.allocator
     request = parse_event(event)
     env = target_env(overlay(env), request.target)
     settings = Settings.from_env(env)

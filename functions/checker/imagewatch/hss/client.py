@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from msgspec import Struct
 
-from imagewatch import __version__, http_deadline
+from imagewatch import __version__, allocator, http_deadline
 from imagewatch.hss.budget import Budget
 from imagewatch.hss.errors import HssApiError, HssThrottledError, HssTransportError, error_fields, redact
 from imagewatch.hss.gate import Gate
@@ -253,11 +253,9 @@ class HssClient:
 
         ``deadline`` is a ``time.monotonic()`` value (on this client's ``monotonic`` clock): once it
         passes, no new page is requested and the listing ends incomplete, saying how far it got.
-        Page bodies are then allocated as mappings of their own (``imagewatch.allocator``).
+        The allocator is set for streaming first (``imagewatch.allocator``), if the run has not already.
         """
-        from imagewatch.allocator import map_large_blocks
-
-        map_large_blocks()
+        allocator.configure()
         return Listing(self, query or ImageQuery(), start_offset, deadline)
 
 

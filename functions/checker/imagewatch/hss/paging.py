@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
+from imagewatch import allocator
 from imagewatch.hash_tally import HashTally
 from imagewatch.hss.budget import Budget
 from imagewatch.hss.dedup import DedupWindow
@@ -216,6 +217,8 @@ class Listing:
         """Count the page, keep its record errors, and return its images not seen nearby."""
         stats = self.stats
         stats.pages += 1
+        if stats.pages % allocator.TRIM_EVERY_PAGES == 0:
+            allocator.release_free_pages()
         stats.records += page.size
         stats.retries += page.attempts - 1
         stats.throttled += page.throttled
