@@ -111,10 +111,12 @@ def median_ratio(rounds: list[list[float]], numerator: int, denominator: int) ->
     return statistics.median(times[numerator] / times[denominator] for times in rounds)
 
 
-def import_tree(blocked: list[str]) -> list[Entry]:
-    """``python -X importtime -c 'import app'``, each line with the module that imported it."""
+def import_tree(blocked: list[str], root: Path = CHECKER) -> list[Entry]:
+    """``python -X importtime -c 'import app'`` from ``root``, each line with the module that imported
+    it. Timed from the deployed copy: in the source tree, a module whose bytecode is stale (edited,
+    with PYTHONDONTWRITEBYTECODE set) would be charged its compilation."""
     done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-c", _script("import app", blocked)],
+        [PYTHON, "-X", "importtime", "-c", _script("import app", blocked, root)],
         capture_output=True,
         text=True,
         check=True,
@@ -171,15 +173,17 @@ class ImportResult:
     blocked: list[str]
     findings: list[str]
     heaviest: list[str]
+    own_modules: int  # imagewatch modules (and app) imported at cold start
+    own_self_ms: float  # their own import time together (-X importtime self times, one run)
 
 
 def run(runs: int = RUNS) -> ImportResult:
     venv_tree = import_tree([])
     blocked = not_deployed(venv_tree)
-    tree = import_tree(blocked)
-    deps = direct_dependencies(tree)
     deployed, source_only = deployed_copy(), deployed_copy(bytecode=False)
     try:
+        tree = import_tree(blocked, deployed)
+        deps = direct_dependencies(tree)
         rounds = time_rounds(
             [
                 ("import app", deployed),
@@ -203,6 +207,7 @@ def run(runs: int = RUNS) -> ImportResult:
         if name in by_name
     ]
     first_party = [e for e in tree if _ours(e.name) and e.name != "app"]
+    own = [e for e in tree if _ours(e.name)]
     heaviest = [
         f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})"
         for e in sorted(first_party, key=lambda e: -e.self_us)[:5]
@@ -210,7 +215,17 @@ def run(runs: int = RUNS) -> ImportResult:
     third = [e for e in tree if _ours(e.importer) and not _ours(e.name) and e.name.split(".")[0] in deps]
     heaviest += [f"{e.name} {e.cumulative_us / 1000:.1f} ms (imported by {e.importer})" for e in third]
     return ImportResult(
-        app_s, ratio, app_no_bytecode_s, deps_s, app_venv_s, deps, blocked, findings, heaviest
+        app_s,
+        ratio,
+        app_no_bytecode_s,
+        deps_s,
+        app_venv_s,
+        deps,
+        blocked,
+        findings,
+        heaviest,
+        len(own),
+        sum(e.self_us for e in own) / 1000,
     )
 
 

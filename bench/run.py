@@ -213,6 +213,7 @@ def import_rows() -> tuple[list[Row], list[str]]:
     )
     print(f"{', '.join(r.deps)} alone {r.deps_s * 1000:.0f} ms", flush=True)
     print(f"  blocked as not deployed (absent from requirements.txt): {', '.join(r.blocked) or 'none'}")
+    print(f"  imagewatch's own modules at cold start: {r.own_modules}, {r.own_self_ms:.1f} ms of self time")
     for line in r.heaviest:
         print(f"  heaviest: {line}")
     notes = r.findings or ["no emulator, CLI or boto3 import at cold start"]
