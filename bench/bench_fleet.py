@@ -52,7 +52,7 @@ from support import AK, CHECKER, PROJECT, PYTHON, ROOT, SK, TREE, EmulatorProces
 
 SIZES = (10_000, 100_000, 1_000_000)
 INVENTORY_SIZE = 100_000  # where the inventory read alone is measured (the second-run target)
-PAIRS = 3  # steady runs and reads alone, in turn: the ratio is the median of the three pairs
+PAIRS = 3  # steady runs and reads alone, in turn (ABBA order): the ratio is the median of the three pairs
 SCENARIO_SIZE, SCENARIO_SEED, SCENARIO_EPS = 100_000, 3, "0"
 CHILD_IN_FLIGHT, CHILD_RPS = 16, 1000.0
 POLICIES = TREE / "policies"  # the shipped pack of the tree being measured
@@ -125,8 +125,10 @@ class FleetResult:
 
     @property
     def steady_ratio(self) -> float | None:
-        """The median of each steady run's time over the read alone right after it: a slow spell of
-        the machine hits both sides of a pair alike (one pair alone moved between 1.11x and 1.24x)."""
+        """The median of each steady run's time over the read alone next to it (after it, before it,
+        after it): a slow spell of the machine hits both sides of a pair alike, and a drift through
+        the section favours neither (one pair alone moved between 1.11x and 1.24x; on 2026-12-02 three
+        reads in a row took 9.4, 8.6 and 7.6 s)."""
         return statistics.median(run / read for run, read in self.pairs) if self.pairs else None
 
 
@@ -455,17 +457,23 @@ def measure(size: int, *, inventory: bool | None = None) -> FleetResult:
             if inventory if inventory is not None else size == INVENTORY_SIZE:
                 steady, reads = second, []
                 for turn in range(PAIRS):
-                    if turn:  # the ledger is settled and the clock pinned: every further run is the second
+                    # in turn, and in alternating order (run, read; read, run; run, read): a machine
+                    # whose speed drifts one way during the section then favours neither side
+                    read_first = turn % 2 == 1
+                    if turn and not read_first:  # the ledger is settled and the clock pinned
                         steady = one_run(f"{size:,} steady run {turn + 2}", run_command, env, served, sink)
                     print(f"  inventory read alone, {size:,} ({turn + 1} of {PAIRS}) …", flush=True)
                     child = spawn([PYTHON, __file__, "--child", "inventory"], env, served, "inventory read")
                     figures = _last_json(child, "inventory read")
+                    if read_first:
+                        steady = one_run(f"{size:,} steady run {turn + 2}", run_command, env, served, sink)
                     reads.append(figures["seconds"])
                     result.pairs.append((steady.seconds, figures["seconds"]))
                     result.inventory_records = figures["records"]
                     print(
                         f"    {figures['records']:,} records in {figures['seconds']:.1f} s (no policy work;"
-                        f" emulator CPU {child.emulator_cpu_s:.1f} s); run before: {steady.seconds:.1f} s",
+                        f" emulator CPU {child.emulator_cpu_s:.1f} s); its steady run"
+                        f" ({'after' if read_first else 'before'} it): {steady.seconds:.1f} s",
                         flush=True,
                     )
                 result.inventory_s = statistics.median(reads)
