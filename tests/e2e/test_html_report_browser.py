@@ -20,7 +20,7 @@ import pytest
 from imagewatch.emulator import Emulator, Fleet
 from support.emulator_support import ManualClock
 from support.html_reports import chromium, emulator_env, run_check, synthetic_report
-from support.known_fleet import E2E_POLICIES, FIXTURE_PACK, known_fleet
+from support.known_fleet import e2e_policy_folder, known_fleet
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 IMG_NAME = '"><img src=x onerror=alert(1)>'
@@ -38,10 +38,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two daily runs over the tests' known fleet: the second finds two hostile images (new) and no
     longer finds one image (resolved). Its summary."""
     folder = tmp_path_factory.mktemp("browser-run")
-    policies = folder / "policies"
-    policies.mkdir()
-    for name in E2E_POLICIES:
-        (policies / f"{name}.json").write_bytes((FIXTURE_PACK / f"{name}.json").read_bytes())
+    policies = e2e_policy_folder(folder)
     clock = ManualClock(time.time() - DAY)
     fleet = Fleet.from_records(known_fleet(int(clock() * 1000)))
     with Emulator(fleet) as hss:
@@ -109,10 +106,7 @@ def partial_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from imagewatch.retry import RetryPolicy
 
     folder = tmp_path_factory.mktemp("partial-run")
-    policies = folder / "policies"
-    policies.mkdir()
-    for name in E2E_POLICIES:
-        (policies / f"{name}.json").write_bytes((FIXTURE_PACK / f"{name}.json").read_bytes())
+    policies = e2e_policy_folder(folder)
     clock = ManualClock(time.time() - DAY)
     with Emulator(Fleet.from_records(known_fleet(int(clock() * 1000)))) as hss:
         env = emulator_env(hss, folder, policies)

@@ -8,7 +8,6 @@ The soak prints its tallies through ``pytest_terminal_summary``, so they show in
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from imagewatch import aws, secret_settings
 from imagewatch.emulator import Credentials, Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
 from support.fault_harness import FakeTime, Harness, RunClock
-from support.known_fleet import E2E_POLICIES, FIXTURE_PACK, known_fleet
+from support.known_fleet import e2e_policy_folder, known_fleet
 from support.soak_model import SOAK_REPORT
 
 PLANTED = {
@@ -54,11 +53,7 @@ def run_clock() -> RunClock:
 
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    for name in E2E_POLICIES:
-        shutil.copy(FIXTURE_PACK / f"{name}.json", folder)
-    return folder
+    return e2e_policy_folder(tmp_path)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from imagewatch.handler import RunFailedError, lambda_handler
 from imagewatch.local_context import LocalContext
 from imagewatch.violation import fingerprint
 from support.cli import run_imagewatch
-from support.known_fleet import E2E_POLICIES, EXPECTED, FIXTURE_PACK, known_fleet
+from support.known_fleet import EXPECTED, e2e_policy_folder, known_fleet
 from support.moto_support import FAKE_CREDENTIALS, REGION, aws_environment
 from support.securityhub_standin import SecurityHubStandIn
 
@@ -79,10 +79,7 @@ def env(
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
     """Security Hub the only channel; its client built as the handler builds it, but on the stand-in."""
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for name in E2E_POLICIES:
-        (policies / f"{name}.json").write_text((FIXTURE_PACK / f"{name}.json").read_text())
+    policies = e2e_policy_folder(tmp_path)
     with Emulator(fleet, Credentials(access_key=PLANTED["HSS_AK"], secret_key=PLANTED["HSS_SK"])) as hss:
         values = {
             **PLANTED,

@@ -3,11 +3,23 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from support.pack import FIXTURE_PACK, ROOT
 
 __all__ = ["E2E_POLICIES", "EXPECTED", "FIXTURE_PACK", "ROOT", "known_fleet"]
 DAY_MS = 86_400_000
 E2E_POLICIES = ("high-severity", "malicious-files", "scan-freshness")
+
+
+def e2e_policy_folder(parent: Path) -> Path:
+    """``parent/policies`` (new), holding the E2E policies copied from the fixture pack."""
+    folder = parent / "policies"
+    folder.mkdir()
+    for name in E2E_POLICIES:
+        shutil.copy(FIXTURE_PACK / f"{name}.json", folder)
+    return folder
 
 
 def known_fleet(now_ms: int) -> list[dict]:
