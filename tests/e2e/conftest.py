@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,17 +10,13 @@ import pytest
 
 from imagewatch.emulator import Emulator, Fleet
 from imagewatch.standins.webhook_sink import WebhookSink
-from support.known_fleet import E2E_POLICIES, FIXTURE_PACK, known_fleet
+from support.known_fleet import e2e_policy_folder, known_fleet
 
 
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
     """Three policies of the tests' own pack (a copy of what shipped), copied as they are."""
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    for name in E2E_POLICIES:
-        shutil.copy(FIXTURE_PACK / f"{name}.json", folder)
-    return folder
+    return e2e_policy_folder(tmp_path)
 
 
 @pytest.fixture
