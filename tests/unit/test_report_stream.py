@@ -254,6 +254,60 @@ def test_resolved_entries_are_rows_with_status_resolved(tmp_path: Path) -> None:
     assert cells["status"] == "resolved" and cells["message"] == "'=cmd" and cells["policy_title"] == ""
 
 
+HOSTILE_TEXT = [
+    "plain",
+    "a, b",
+    'say "hi"',
+    '"',
+    '""',
+    ",",
+    "line\nbreak",
+    "cr\rhere",
+    "crlf\r\n",
+    " lead space",
+    "trail space ",
+    "",
+    "'quoted'",
+    "=1+2",
+    '-x, "y"',
+    "@SUM(A1)",
+    "\u2028sep",
+    "tab\there",
+    'é, ü "ß"',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_report_csv_is_what_csv_writer_writes(tmp_path: Path, text: str) -> None:
+    """Report rows are joined by hand (``_csv_field``), not by ``csv.writer``: whatever the text, the
+    file holds the bytes ``csv.writer`` would write for the same (defused) cells, current and resolved
+    rows alike, and reads back to those cells."""
+    from imagewatch.report.run_report import csv_cell, sla_cells
+
+    found = structs.replace(
+        violation(7, kind="image"), policy_id=text or "p", policy_title=text, label=text, message=text
+    )
+    gone = structs.replace(LedgerEntry.from_violation(violation(8, message=text), 1000), status="resolved",
+                           resolved_at=2000, subject=text, severity=text)  # fmt: skip
+    report = ViolationReport(LocalReportSink(tmp_path), BASE)
+    report.add(found, "open")
+    report.add_resolved(gone)
+    text_in_file = gzip.decompress(Path(report.close()["csv"]).read_bytes()).decode()
+
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(STREAM_CSV_COLUMNS)
+    v, e = found, gone
+    cells = map(csv_cell, (v.policy_id, v.policy_title, v.subject, v.label, v.message))
+    writer.writerow([v.fingerprint, v.severity, *cells, "image", v.hosts, "open", "", "", ""])
+    cells = map(csv_cell, (e.policy_id, "", e.subject, e.label, e.message))
+    clock = sla_cells({"first_seen": e.first_seen, "due_at": e.due_at})
+    writer.writerow([e.fingerprint, e.severity, *cells, "", "", "resolved", *clock])
+    assert text_in_file == expected.getvalue()
+    table = list(csv.reader(io.StringIO(text_in_file, newline="")))
+    assert len(table) == 3 and table[1][6] == csv_cell(text) and table[2][6] == csv_cell(text)
+
+
 def test_the_same_rows_make_the_same_bytes(tmp_path: Path) -> None:
     """``mtime=0`` and no file name in the gzip header: a report is a function of its rows."""
     made = []
