@@ -135,11 +135,17 @@ def test_records_and_images_read_by_several_queries_count_once(
     assert list(tmp_path.iterdir()) == []  # every file gone with the workspace
 
 
-def test_host_counts_and_names_are_each_images_distinct_hosts_worst_first_or_not(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [7, 2_000])
+def test_host_counts_and_names_are_each_images_distinct_hosts_worst_first_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
     """Each image's hosts counted once, their names (a host's id when nameless; its smallest name when
     HSS gave it two) sorted and the first three shown — by fingerprint and worst first alike, with
-    images interleaved, hosts repeated, and a name holding the old separator character (\x1f)."""
+    images interleaved, hosts repeated, and a name holding the old separator character (\x1f); a host
+    met again in a later write batch (``batch`` 7) as in the same one."""
     import random
+
+    monkeypatch.setattr("imagewatch.workspace.BATCH", batch)
 
     rng = random.Random(7)
     names: dict[str, dict[str, str]] = {}  # subject -> host -> smallest name seen

@@ -356,18 +356,6 @@ def resend_alert(
     return Alert(kind, entry, violation)
 
 
-def resend_alerts(
-    entries: Iterable[LedgerEntry],
-    channel: ChannelRule,
-    violations: Mapping[str, Violation] | None = None,
-    labels: Labels | None = None,
-) -> list[Alert]:
-    """Everything open that ``channel`` wants, whatever it was told before (the "resend" event)."""
-    current = violations or {}
-    alerts = [resend_alert(entry, channel, current.get(entry.fingerprint), labels) for entry in entries]
-    return [alert for alert in alerts if alert is not None]
-
-
 def mark_attempted(alerts: Iterable[Alert], channel: str, now: int) -> dict[str, int | None]:
     """Before a send: ``channel`` may be hearing about ``alerts`` from now on. Returns each entry's
     previous mark, for ``unmark_attempted`` when the platform refuses."""
