@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -177,6 +178,9 @@ def test_a_stopped_run_cleans_up_releases_its_lease_and_prints_no_traceback(
     process = subprocess.Popen(
         [sys.executable, "-m", "imagewatch.cli", "run"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        # as from a terminal: a suite started in the background (`make test &`) ignores SIGINT, and a
+        # child inherits that (POSIX), so the run would rightly carry on and exit 0
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     # the run is reading (its workspace and ledger copy are open, never visible): a page is in flight
     hss.wait_for(lambda stats: stats.by_route.get("list", 0) >= 1 and stats.in_flight >= 1, timeout=60)
