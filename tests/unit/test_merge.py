@@ -80,6 +80,7 @@ def test_the_stream_decides_what_the_mapping_does(tmp_path: Path) -> None:
     assert out.forgotten == [gone.fingerprint]
     assert sorted(out.reported) == [("fresh", "new"), ("kept", "open")]
     assert merged.open_by_severity == {"high": 3}  # kept, fresh, and the unjudged policy's entry
+    assert merged.found_by_severity == {"high": 2}  # what this run found: kept and fresh, once each
     # the channel was never told anything: everything open is new to it; the resolved one is not owed
     assert sorted(kind for _, kind in due["ops"]) == ["new", "new", "new"]
 

@@ -629,8 +629,7 @@ def summarize(
     """The run summary the handler returns (and the report starts from)."""
     from imagewatch.misconfiguration import warnings_for  # at run time: not on the cold start's path
 
-    by_rank = work.by_severity()
-    by_severity = {sev: n for rank, sev in enumerate(SEVERITIES) if (n := by_rank.get(rank, 0))}
+    by_severity = {sev: n for sev in SEVERITIES if (n := merged.found_by_severity.get(sev))}
     counted_records, images = work.read_counts()
     records_read = counted_records if found.records_read is None else found.records_read
     return {

@@ -34,8 +34,8 @@ HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
 CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
 SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before compacting, then spilling: 1 MiB
 
-_FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp, rowid"
-_FOUND_WORST_FIRST = "SELECT fp, data FROM found ORDER BY rank, policy_id, subject, fp, rowid"
+_FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp"
+_FOUND_WORST_FIRST = "SELECT fp, data FROM found ORDER BY rank, policy_id, subject, fp"
 # per image fingerprint and host: its name (the host's id when it has none); by fingerprint, then host
 _HOST_NAMES = "SELECT fp, name FROM hosts ORDER BY fp, host"
 _HOST_NAMES_OF_ONE = "SELECT fp, name FROM hosts WHERE fp = ? ORDER BY host"
@@ -193,11 +193,7 @@ class Workspace:
         hosts = (
             _SortedLookup(_hosts_by_fingerprint(self._db.execute(_HOST_NAMES))) if not worst_first else None
         )
-        previous = None
-        for fp, data in self._db.execute(query):
-            if fp == previous:  # the first finding of a subject is its rendering
-                continue
-            previous = fp
+        for fp, data in self._db.execute(query):  # one row per subject: its first finding, its rendering
             violation = _violation_decoder.decode(data)
             if violation.kind == "image":
                 count, shown = hosts.get(fp) if hosts is not None else self._hosts_of(fp)
@@ -210,15 +206,9 @@ class Workspace:
         return 0, ()
 
     def count(self) -> int:
-        """Subjects found."""
+        """Subjects found (the merge counts them by severity as it reads them: ``Merged``)."""
         self._seal()
-        return int(self._db.execute("SELECT COUNT(DISTINCT fp) FROM found").fetchone()[0])
-
-    def by_severity(self) -> dict[int, int]:
-        """Subjects found by severity rank."""
-        self._seal()
-        rows = self._db.execute("SELECT rank, COUNT(DISTINCT fp) FROM found GROUP BY rank").fetchall()
-        return dict(rows)
+        return int(self._db.execute("SELECT COUNT(*) FROM found").fetchone()[0])
 
     # -- the notify stage's bookkeeping ---------------------------------------------------------
 

@@ -111,6 +111,7 @@ class Batch:
 class Merged(Struct):
     """What the merge found: counts, each channel's collected digest, and the open ledger by severity."""
 
+    found_by_severity: Counter[str] = field(default_factory=Counter)  # the subjects this run found
     new: int = 0
     resolved: int = 0
     still_open: int = 0
@@ -157,6 +158,8 @@ def merge_ledger(
     due_rows = Batch(work.note_due, 1_000)
     chosen = [rule for rule in rules if resend_to is None or rule.name == resend_to]
     for pair in merge_by_fingerprint(entries, work.found_keyed()):
+        if pair.violation is not None:
+            merged.found_by_severity[pair.violation.severity] += 1
         settled = settle(pair.entry, pair.violation, judged, now_ms, sla, pair.fingerprint in exempted)
         entry = settled.entry
         if entry is None:
