@@ -34,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import CHECKER, PYTHON
 
-RUNS = 15  # best of 15: the minimum of a few fresh interpreters still moves by ±5 ms on a shared VM
+# rounds: with 15, the median of the rounds' ratios still moved between 1.13x and 1.24x from one bench to
+# the next on this 2-core VM (2026-12-02); the spread of the middle half is printed beside it
+RUNS = 31
 # Imported by the handler but not needed by a run (the first that appears is reported, with its cost).
 NOT_NEEDED = {
     "imagewatch.emulator": "the HSS emulator (tests, demo, CLI only)",
@@ -104,6 +106,12 @@ def time_imports(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -
     return [min(column) for column in zip(*time_rounds(cases, blocked, runs), strict=True)]
 
 
+def ratio_quartiles(rounds: list[list[float]], numerator: int, denominator: int) -> tuple[float, float]:
+    """The first and third quartiles of the rounds' ratios (``median_ratio``'s spread)."""
+    first, _, third = statistics.quantiles((times[numerator] / times[denominator] for times in rounds), n=4)
+    return first, third
+
+
 def median_ratio(rounds: list[list[float]], numerator: int, denominator: int) -> float:
     """The median over rounds of one case's time over another's in the same round. On a shared VM
     whose speed drifts, the best times of two cases can come from different spells (the ratio of the
@@ -166,6 +174,7 @@ def not_deployed(tree: list[Entry]) -> list[str]:
 class ImportResult:
     app_s: float  # as deployed: precompiled bytecode, pinned packages only
     ratio: float  # app over dependencies alone, the median of the rounds' ratios
+    ratio_quartiles: tuple[float, float]  # the middle half of the rounds' ratios
     app_no_bytecode_s: float  # the same without precompiled bytecode (SAM's default builder)
     deps_s: float
     app_venv_s: float
@@ -195,7 +204,7 @@ def run(runs: int = RUNS) -> ImportResult:
             runs,
         )
         app_s, deps_s, app_no_bytecode_s = (min(column) for column in zip(*rounds, strict=True))
-        ratio = median_ratio(rounds, 0, 1)
+        ratio, quartiles = median_ratio(rounds, 0, 1), ratio_quartiles(rounds, 0, 1)
     finally:
         shutil.rmtree(deployed, ignore_errors=True)
         shutil.rmtree(source_only, ignore_errors=True)
@@ -217,6 +226,7 @@ def run(runs: int = RUNS) -> ImportResult:
     return ImportResult(
         app_s,
         ratio,
+        quartiles,
         app_no_bytecode_s,
         deps_s,
         app_venv_s,

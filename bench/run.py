@@ -224,7 +224,8 @@ def import_rows() -> tuple[list[Row], list[str]]:
             "handler import (as deployed)",
             f"{r.app_s * 1000:.0f} ms",
             f"{' + '.join(r.deps)} alone: {r.deps_s * 1000:.0f} ms",
-            f"{r.ratio:.2f}x (median of rounds; of the bests {r.app_s / r.deps_s:.2f}x)",
+            f"{r.ratio:.2f}x (median of {bench_import.RUNS} rounds, middle half {r.ratio_quartiles[0]:.2f}-"
+            f"{r.ratio_quartiles[1]:.2f}x; of the bests {r.app_s / r.deps_s:.2f}x)",
         ),
         (
             "  without precompiled bytecode",
