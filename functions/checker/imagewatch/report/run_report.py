@@ -176,9 +176,11 @@ class ViolationReport:
         e = entry
         clock = {"first_seen": e.first_seen, "due_at": e.due_at, "overdue_ms": 0}
         self._files["jsonl"].write_line(_json_line(row))
-        # the fingerprint and severity come from the stored ledger here, not from this run: quoted too
-        cells = (_csv_field(e.fingerprint), _csv_field(e.severity), *_text_cells(e.policy_id, "", e.subject,
-                 e.label, e.message), "", "", "resolved", *sla_cells(clock))  # fmt: skip
+        # the fingerprint and severity come from the stored ledger here, not from this run: outside text,
+        # defused and quoted like the rest (a tampered entry must not put a formula in a spreadsheet)
+        stored = (_csv_field(csv_cell(e.fingerprint)), _csv_field(csv_cell(e.severity)))
+        cells = (*stored, *_text_cells(e.policy_id, "", e.subject, e.label, e.message), "", "", "resolved",
+                 *sla_cells(clock))  # fmt: skip
         self._csv.write(",".join(cells) + "\r\n")
         self.resolved += 1
 
