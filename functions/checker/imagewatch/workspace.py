@@ -31,7 +31,7 @@ from imagewatch.violation import SEVERITY_ORDER, Violation
 
 BATCH = 2_000  # findings buffered before one executemany
 HOST_NAMES_SHOWN = 3  # "nginx:1.25 on 6 hosts (ecs-a, ecs-b, ecs-c, …)"
-CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are sequential, writes append
+CACHE_KIB = 2_048  # SQLite's page cache for this file (its default): reads are in key order
 SEEN_IN_MEMORY = 131_072  # hashes of one kind (records, images) held before compacting, then spilling: 1 MiB
 
 _FOUND_BY_FINGERPRINT = "SELECT fp, data FROM found ORDER BY fp"
