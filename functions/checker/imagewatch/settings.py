@@ -98,12 +98,12 @@ class SlaSettingsError(SettingsError):
         self.variable, self.expected = "SLA", problem
 
 
-_USERINFO = re.compile(r"(?<=//)[^/?#]*@")
+_USERINFO = r"(?<=//)[^/?#]*@"  # for messages only: compiled (and cached) by re on first use
 
 
 def without_userinfo(value: str | None) -> str | None:
     """``value`` with any ``user:password@`` of a URL in it replaced by ``***@``, for messages."""
-    return _USERINFO.sub("***@", value) if value else value
+    return re.sub(_USERINFO, "***@", value) if value else value
 
 
 def is_local_mode(env: Mapping[str, str]) -> bool:

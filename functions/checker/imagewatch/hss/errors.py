@@ -123,7 +123,7 @@ def error_fields(body: object) -> tuple[str | None, str | None]:
 
 
 MAX_MESSAGE = 500  # characters of an error message kept, after redaction
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_.~-]{12,}")
+_KEY_CHARACTER_RUN = r"[A-Za-z0-9+/=_.~-]{12,}"  # compiled (and cached) by re when an error is redacted
 
 
 def redact(text: str | None, secrets: tuple[str, ...], limit: int = MAX_MESSAGE) -> str | None:
@@ -138,7 +138,8 @@ def redact(text: str | None, secrets: tuple[str, ...], limit: int = MAX_MESSAGE)
             text = text.replace(secret, "***")
     long_secrets = [secret for secret in secrets if secret and len(secret) >= 12]
     if long_secrets:
-        text = _TOKEN_RUN.sub(
+        text = re.sub(
+            _KEY_CHARACTER_RUN,
             lambda run: "***" if any(run.group() in secret for secret in long_secrets) else run.group(),
             text,
         )

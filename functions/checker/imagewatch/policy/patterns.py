@@ -52,15 +52,16 @@ _UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
     ("invalid escape sequence: \\N", "\\N{…}", "write \\x{263a} for a code point"),
     ("pattern too large", "a pattern this large", "its compiled form exceeds RE2's memory budget"),
 )
-_BACKREFERENCE = re.compile(r"invalid escape sequence: \\[1-9]")
-_POSSESSIVE = re.compile(r"bad repetition operator: (?:[*+?]|\{[0-9,]*\})\+")
-_INVERTED = re.compile(r"\{([0-9]+),([0-9]+)\}")  # {3,1}: Python's error too, not a limit
-_FLAG = re.compile(r"invalid perl operator: \(\?[-a-zA-Z]")
+# Read only when RE2 refuses a pattern: plain strings, compiled (and cached) by ``re`` on first use
+_BACKREFERENCE = r"invalid escape sequence: \\[1-9]"
+_POSSESSIVE = r"bad repetition operator: (?:[*+?]|\{[0-9,]*\})\+"
+_INVERTED = r"\{([0-9]+),([0-9]+)\}"  # {3,1}: Python's error too, not a limit
+_FLAG = r"invalid perl operator: \(\?[-a-zA-Z]"
 _EMPTY_MIN = re.compile(r"\{,[0-9]*\}")
 
 
 def _inverted(culprit: str) -> bool:
-    found = _INVERTED.fullmatch(culprit)
+    found = re.fullmatch(_INVERTED, culprit)
     return bool(found) and int(found.group(1)) > int(found.group(2))
 
 
@@ -86,9 +87,9 @@ def compile_glob(pattern: object) -> Matcher:
 def _unsupported(pattern: str, message: str) -> tuple[str, str] | None:
     """(feature, what to do or why) when RE2 refused a feature it leaves out on purpose, else None."""
     culprit = message.rsplit(" ", 1)[-1]
-    if _BACKREFERENCE.match(message):
+    if re.match(_BACKREFERENCE, message):
         return f"a backreference {culprit}", _WHY
-    if _POSSESSIVE.match(message):
+    if re.match(_POSSESSIVE, message):
         return f"a possessive quantifier {culprit}", f"drop the last +; {_WHY}"
     if message.startswith("invalid repetition size") and not _inverted(culprit):
         return f"a repeat count over 1000 ({culprit} here)", "RE2's limit, with nested counts multiplied"
@@ -98,7 +99,7 @@ def _unsupported(pattern: str, message: str) -> tuple[str, str] | None:
     if message.startswith("invalid perl operator: (?P"):
         named = "a named backreference (?P=name)" if "(?P=" in pattern else "a recursive call (?P>name)"
         return named, _WHY
-    if _FLAG.match(message):
+    if re.match(_FLAG, message):
         return f"the inline flag {culprit}…)", "RE2 knows the flags i, m, s and U"
     return None
 
