@@ -19,7 +19,7 @@ import pytest
 
 from imagewatch.hss.auth import TokenAuth
 from imagewatch.hss.client import MAX_BODY_BYTES, HssClient
-from imagewatch.hss.errors import HssTransportError
+from imagewatch.hss.errors import HssApiError, HssTransportError
 from imagewatch.hss.query import ImageQuery
 from imagewatch.retry import RetryPolicy
 from support.hostile_hss import HostileHss, page_body, record
@@ -272,3 +272,69 @@ def test_a_lying_answer_after_a_normal_run_resolves_nothing(
         0,
         first["new"],
     )
+
+
+# JSON's \ud800 escape: half of a character, which json.dumps writes for a lone surrogate and
+# json.loads keeps. Before: msgspec refused the page, the careful parse kept the surrogates, and the
+# run failed writing them (UnicodeEncodeError in the workspace), every hour, for one odd host name.
+LONE = {
+    "host_name": "ecs-\ud800",  # high half
+    "image_name": "app-\udfff",  # low half
+    "image_version": "1.0-\udbff-\ud800",  # two high halves in a row: a pair needs high then low
+    "image_id": "img-\udc00",  # in the identity
+    "extra-\ud800": "an unknown field whose name is broken",
+}
+
+
+def _reports_text(folder) -> str:
+    import gzip
+
+    texts = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            texts.append((gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8"))
+    return "".join(texts)
+
+
+def test_lone_surrogates_from_hss_are_read_as_replacement_characters_and_the_run_completes(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shape in its own record, one beside a valid pair (an emoji), through the real handler,
+    the SQLite ledger and the local reports, twice: the second run finds the same violations open."""
+    from imagewatch.handler import handle
+
+    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, **_: 0.0)
+    fleet = [record(i, **{name: value}) for i, (name, value) in enumerate(LONE.items())]
+    fleet.append(record(len(fleet), host_name="ecs-\U0001f600"))
+    fleet += [record(i) for i in range(len(fleet), 30)]
+    env = {
+        "HSS_PROJECT_ID": "proj",
+        "HSS_AUTH_TOKEN": "token-value",
+        "POLICY_PATH": str(FIXTURE_PACK),
+        "STATE_PATH": str(tmp_path / "state.sqlite3"),
+        "REPORT_DIR": str(tmp_path / "reports"),
+    }
+    event = {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
+    with HostileHss(fleet) as hostile:
+        env["HSS_ENDPOINT"] = hostile.url
+        first = handle(event, env)
+        second = handle(event, env)
+    assert first["status"] == "ok" and all(query["complete"] for query in first["queries"])
+    assert first["new"] > 0 and second["new"] == 0 and second["resolved"] == 0
+    assert second["still_open"] == first["new"]
+    text = _reports_text(tmp_path / "reports")
+    for mended in ("ecs-\ufffd", "app-\ufffd", "1.0-\ufffd-\ufffd", "img-\ufffd", "ecs-\U0001f600"):
+        assert mended in text, mended
+    assert "\\ud800" not in text and "\\udfff" not in text
+
+
+def test_lone_surrogates_in_an_error_answer_are_mended_too(server: HostileHss) -> None:
+    """An error body is outside text as well: its message reaches the exception, the logs and the report."""
+    body = json.dumps({"error_code": "HSS.1001", "error_msg": "bad \ud800 request"})
+    server.script = lambda offset, limit: (400, body.encode())
+    with pytest.raises(HssApiError) as caught:
+        read(server.url)
+    message = str(caught.value)
+    assert "HSS.1001: bad \ufffd request" in message
+    message.encode("utf-8")  # would raise with the surrogate left in

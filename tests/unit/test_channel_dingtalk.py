@@ -99,6 +99,8 @@ def test_signature_goes_in_the_query_with_dingtalks_key_order() -> None:
             "dingtalk errcode 300001 token is not exist",
         ),
         (200, {"errcode": 460101, "errmsg": ""}, False, False, "dingtalk errcode 460101 body too large"),
+        # half a character, escaped: the detail goes to the ledger and the report, which must encode it
+        (200, {"errcode": 300001, "errmsg": "x\ud800"}, False, False, "dingtalk errcode 300001 x\ufffd"),
         (200, b"<html>", False, False, "dingtalk HTTP 200 without an errcode"),
         (502, b"", False, True, "dingtalk HTTP 502"),
     ],

@@ -187,3 +187,32 @@ def test_a_channels_file_that_is_not_utf8_is_an_error_not_a_crash(tmp_path: Path
     with pytest.raises(ChannelsFileError) as caught:
         load_channels(bad, {})
     assert str(caught.value) == f"{bad}: not UTF-8 text (byte 15)"
+
+
+def test_a_lone_surrogate_in_a_policy_or_channels_file_is_refused_at_its_place(tmp_path: Path) -> None:
+    """JSON can escape half a character ("\\ud800"); written to a report, a ledger or a chat message it
+    failed the run (UnicodeEncodeError). A file people write is refused, naming file and pointer."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    policy = folder / "no-high.json"
+    policy.write_text('{"id": "no-high", "title": "No High \\ud800", "labels": {"team\\udfff": "x"}}')
+    [error] = load_policies(folder).errors
+    assert (error.file, error.pointer) == (str(policy), "/title")  # the first, in document order
+    assert "lone surrogate" in error.message
+    str(error).encode("utf-8")  # the message itself is writable
+    channels = tmp_path / "channels.json"
+    channels.write_text('{"channels": [{"name": "oncall", "url": "${WEBHOOK_URL}", "title": "\\ud800"}]}')
+    with pytest.raises(ChannelsFileError) as caught:
+        load_channels(channels, {})
+    assert caught.value.problems == [
+        "/channels/0/title: a lone surrogate (a \\ud800-\\udfff escape without its other half) is not "
+        "Unicode text: write the character itself, or both escapes of its pair"
+    ]
+
+
+def test_a_channels_text_nested_past_the_decoder_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """json.loads raises RecursionError (not a ValueError) on a long run of [."""
+    deep = tmp_path / "channels.json"
+    deep.write_text("[" * 100_000)
+    with pytest.raises(ChannelsFileError, match="not JSON"):
+        load_channels(deep, {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagewatch.untrusted_json import UntrustedJsonError, decode, depth_exceeds
+from imagewatch.untrusted_json import UntrustedJsonError, decode, depth_exceeds, lone_surrogate_at
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,32 @@ def test_depth_is_counted_in_container_levels(depth: int, limit: int, exceeds: b
     for level in range(depth):
         value = [value] if level % 2 else {"k": value}
     assert depth_exceeds(value, limit) is exceeds
+
+
+@pytest.mark.parametrize(
+    ("body", "value"),
+    [
+        (b'{"host_name": "ecs-\\ud800"}', {"host_name": "ecs-\ufffd"}),  # a high half alone
+        (b'["\\udfff-x"]', ["\ufffd-x"]),  # a low half alone
+        (b'["\\uDBFF\\uD800"]', ["\ufffd\ufffd"]),  # two high halves (upper-case escapes)
+        (b'["\\udc00\\ud83d"]', ["\ufffd\ufffd"]),  # low before high: not a pair
+        (b'{"\\ud800": {"k": ["\\ud800"]}}', {"\ufffd": {"k": ["\ufffd"]}}),  # in a key, and nested
+        (b'["\\ud83d\\ude00", "\\u00e9"]', ["\U0001f600", "\u00e9"]),  # a valid pair stays one character
+        (b'["\\\\ud800"]', ["\\ud800"]),  # an escaped backslash: the text "\ud800", not an escape
+        ('["ecs-\\ud800", "é"]', ["ecs-\ufffd", "é"]),  # str input, escaped
+        ('["ecs-\ud800"]', ["ecs-\ufffd"]),  # str input holding a surrogate itself
+    ],
+)
+def test_lone_surrogates_decode_as_replacement_characters(body: bytes | str, value: object) -> None:
+    """Half a character cannot be written as UTF-8 by anything downstream: it becomes U+FFFD."""
+    decoded = decode(body)
+    assert decoded == value
+    assert lone_surrogate_at(decoded) is None
+
+
+def test_where_a_written_document_holds_a_lone_surrogate() -> None:
+    """Files people write are refused at the place; the pointer itself is printable text."""
+    assert lone_surrogate_at({"a": [1, {"b/c~": "x\ud800"}]}) == "/a/1/b~1c~0"
+    assert lone_surrogate_at({"x": {"\udc00": 1}}) == "/x/\\udc00"
+    assert lone_surrogate_at(["fine", ["\U0001f600"], "\udbff"]) == "/2"
+    assert lone_surrogate_at({"a": ["\U0001f600", "é"], "b": 1.5, "c": None}) is None

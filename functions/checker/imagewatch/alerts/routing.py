@@ -24,6 +24,7 @@ from imagewatch.alerts.channels import platform_for
 from imagewatch.alerts.delivery import Channel
 from imagewatch.alerts.ledger import DEFAULT_REPEAT_INTERVAL_MS, ChannelRule
 from imagewatch.settings import SettingsError, check_webhook_url
+from imagewatch.untrusted_json import LONE_SURROGATE, lone_surrogate_at
 
 # Any name-shaped reference is checked (``${_X_AMZN_TRACE_ID}``, ``${path}`` too), not only the
 # names it may resolve: a reference is never left in place unexamined.
@@ -116,8 +117,10 @@ def parse_channels(text: str, origin: Path | str, env: Mapping[str, str]) -> lis
     """A channels document given as text (``CHANNELS_JSON``, or a file's content); ``origin`` names it."""
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: a long run of [ (not a ValueError)
         raise ChannelsFileError(origin, [f"not JSON ({exc})"]) from None
+    if (pointer := lone_surrogate_at(document)) is not None:
+        raise ChannelsFileError(origin, [f"{pointer}: {LONE_SURROGATE}"])
     return channels_from_document(document, origin, env)
 
 

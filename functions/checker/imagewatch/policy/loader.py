@@ -20,6 +20,7 @@ from imagewatch.policy.files import MAX_FILE_BYTES, FileRefused, json_files, rea
 from imagewatch.policy.model import LoadResult, Policy
 from imagewatch.policy.pushdown import pushdown_warnings
 from imagewatch.policy.schema import schema_problems
+from imagewatch.untrusted_json import LONE_SURROGATE, lone_surrogate_at
 
 MAX_JSON_DEPTH = 64  # far above any sensible policy (conditions stop at 10), below recursion limits
 
@@ -92,6 +93,8 @@ def read_json(path: Path, name: str, inside: Path | None = None) -> tuple[object
         return None, [PolicyError(name, "", f"malformed JSON: {message}")]
     if _depth(doc) > MAX_JSON_DEPTH:
         return None, [PolicyError(name, "", f"nested more than {MAX_JSON_DEPTH} levels deep")]
+    if (pointer := lone_surrogate_at(doc)) is not None:
+        return None, [PolicyError(name, pointer, LONE_SURROGATE)]
     return doc, [PolicyError(name, pointer, message) for pointer, message in _repeated_keys(doc)]
 
 
