@@ -329,12 +329,45 @@ def test_lone_surrogates_from_hss_are_read_as_replacement_characters_and_the_run
     assert "\\ud800" not in text and "\\udfff" not in text
 
 
-def test_lone_surrogates_in_an_error_answer_are_mended_too(server: HostileHss) -> None:
+@pytest.mark.parametrize(
+    "broken", [b"\xed\xa0\x80", b"\xff", b"\xc3"], ids=["encoded surrogate", "ff", "cut"]
+)
+def test_bytes_that_are_not_utf8_in_a_record_are_read_as_replacement_characters(
+    server: HostileHss, broken: bytes
+) -> None:
+    """Before: msgspec raised UnicodeDecodeError (not its DecodeError), which nothing caught: the run
+    failed; on the careful path an encoded surrogate was kept (json.loads decodes with surrogatepass)."""
+    body = page_body([record(0, host_name="ecs-BROKEN"), *FLEET[1:10]], 100).replace(b"BROKEN", broken)
+    server.script = lambda offset, limit: (200, body) if offset == 0 else None
+    with client(server.url) as hss:
+        listing = hss.list_images(ImageQuery())
+        images = list(listing)
+    assert len(images) == 100 and listing.complete
+    name = images[0].host_name
+    assert name is not None and name.startswith("ecs-\ufffd") and set(name[4:]) == {"\ufffd"}
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            json.dumps({"error_code": "HSS.1001", "error_msg": "bad \ud800 request"}).encode(),
+            "bad \ufffd request",
+        ),
+        (
+            b'{"error_code": "HSS.1001", "error_msg": "bad \xed\xa0\x80 request"}',
+            "bad \ufffd\ufffd\ufffd request",
+        ),
+    ],
+    ids=["escaped", "encoded"],
+)
+def test_lone_surrogates_in_an_error_answer_are_mended_too(
+    server: HostileHss, body: bytes, said: str
+) -> None:
     """An error body is outside text as well: its message reaches the exception, the logs and the report."""
-    body = json.dumps({"error_code": "HSS.1001", "error_msg": "bad \ud800 request"})
-    server.script = lambda offset, limit: (400, body.encode())
+    server.script = lambda offset, limit: (400, body)
     with pytest.raises(HssApiError) as caught:
         read(server.url)
     message = str(caught.value)
-    assert "HSS.1001: bad \ufffd request" in message
+    assert f"HSS.1001: {said}" in message
     message.encode("utf-8")  # would raise with the surrogate left in

@@ -68,3 +68,29 @@ def test_where_a_written_document_holds_a_lone_surrogate() -> None:
     assert lone_surrogate_at({"x": {"\udc00": 1}}) == "/x/\\udc00"
     assert lone_surrogate_at(["fine", ["\U0001f600"], "\udbff"]) == "/2"
     assert lone_surrogate_at({"a": ["\U0001f600", "é"], "b": 1.5, "c": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "value"),
+    [
+        (b'{"m": "bad \xed\xa0\x80 x"}', {"m": "bad \ufffd\ufffd\ufffd x"}),  # a surrogate encoded in "UTF-8"
+        (b'{"m": "ecs-\xff"}', {"m": "ecs-\ufffd"}),  # a byte that starts nothing
+        (b'\xef\xbb\xbf{"m": "\xc3\xa9"}', {"m": "\u00e9"}),  # a UTF-8 BOM, read past as json.loads did
+    ],
+)
+def test_bytes_are_read_as_utf8_and_each_broken_byte_as_a_replacement_character(
+    body: bytes, value: object
+) -> None:
+    """json.loads on bytes keeps an encoded surrogate (it decodes with surrogatepass): reviewed."""
+    assert decode(body) == value
+
+
+def test_json_in_utf16_is_not_json_here() -> None:
+    """JSON between systems is UTF-8 (RFC 8259); json.loads on bytes would take UTF-16 and keep a
+    lone surrogate escaped in it."""
+    with pytest.raises(UntrustedJsonError, match="not JSON"):
+        decode('{"m": "\\ud800"}'.encode("utf-16"))
+
+
+def test_a_key_is_reported_in_document_order() -> None:
+    assert lone_surrogate_at({"a": {"x": "v\ud800"}, "b\ud800": 1}) == "/a/x"

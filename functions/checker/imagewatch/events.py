@@ -43,6 +43,7 @@ from imagewatch.settings import (
     url_problem,
     without_userinfo,
 )
+from imagewatch.untrusted_json import LONE_SURROGATE, lone_surrogate_at
 
 _TIME = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"}
 _TARGET = {
@@ -211,6 +212,8 @@ def event_problems(event: object) -> list[str]:
         return [f"event: got {type(event).__name__}, expected a JSON object"]
     if _nests_deeper_than(event, MAX_DEPTH):
         return [f"event: nested too deeply to be an imagewatch event (more than {MAX_DEPTH} levels)"]
+    if (broken := lone_surrogate_at(event)) is not None:  # no writer downstream could encode it
+        return [f"{broken}: {LONE_SURROGATE}"]
     wrong_source = _source_problem(event)
     if wrong_source:
         return [wrong_source]  # which schema applies is unknown: nothing more can be said reliably

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 from msgspec import Struct, structs
 
+from imagewatch.untrusted_json import NOT_UNICODE, has_lone_surrogate
+
 SECRET_NAMES = frozenset(
     {
         "HSS_AK",
@@ -317,6 +319,8 @@ class Settings(Struct, frozen=True):
 
         def get(name: str) -> str | None:
             value = env.get(name)
+            if value and has_lone_surrogate(value):  # undecodable bytes, or half a \ud800 pair
+                raise SettingsError(name, value, NOT_UNICODE)
             return value.strip() if value and value.strip() else None
 
         from imagewatch.hss.endpoint import check_region, hss_endpoint, iam_endpoint, region_of_endpoint

@@ -6,11 +6,13 @@ be nested deeper than any code downstream (``repr``, ``json.dumps``, a validator
 decodes through ``decode`` and turns its one error type into its own module's error, so no answer can
 crash a run with an exception nobody expected.
 
-Text comes out as Unicode text: JSON can escape half a character (``"\\ud800"``), which ``json.loads``
-keeps as a lone surrogate, and no UTF-8 writer downstream (msgspec, SQLite, httpx, boto3, a report
-file) will encode one. ``decode`` replaces each with U+FFFD, as a UTF-8 decoder does with a broken
-byte, so one odd host name in HSS cannot stop a run; files people write are refused instead, at the
-place (``lone_surrogate_at``).
+Text comes out as Unicode text. Bytes are read as UTF-8 (the only encoding JSON between systems may
+use), each broken byte as U+FFFD — ``json.loads`` on bytes would also take UTF-16 and UTF-32, and keep
+an encoded surrogate (``ed a0 80``). JSON can also escape half a character (``"\\ud800"``), which
+``json.loads`` keeps as a lone surrogate; ``decode`` replaces each with U+FFFD too. No UTF-8 writer
+downstream (msgspec, SQLite, httpx, boto3, a report file) would encode one, so one odd host name in
+HSS stopped every run. Files and settings people write are refused instead, at the place
+(``lone_surrogate_at``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ class UntrustedJsonError(ValueError):
 
 def decode(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value in ``body``, nested at most ``max_depth`` levels (a scalar is level 0)."""
+    text = body.decode("utf-8-sig", "replace") if isinstance(body, bytes) else body  # a BOM, as json did
     try:
-        value = json.loads(body)
+        value = json.loads(text)
     except RecursionError:
         raise UntrustedJsonError("JSON nested too deeply to decode") from None
     except UnicodeDecodeError:
@@ -38,19 +41,12 @@ def decode(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise UntrustedJsonError(f"not JSON ({_position(exc)})") from None
     if depth_exceeds(value, max_depth):
         raise UntrustedJsonError(f"JSON nested deeper than {max_depth} levels")
-    return _mended(value) if _may_hold_surrogates(body) else value
+    return _mended(value) if re.search(_SURROGATE_TEXT, text) else value
 
 
 # Patterns used by re's own cache: most bodies are searched once and hold neither.
-_ESCAPED_SURROGATE = rb"\\u[dD][89a-fA-F]"  # the only way one reaches bytes: UTF-8 cannot carry it
-_SURROGATE_TEXT = "[\ud800-\udfff]|\\\\u[dD][89a-fA-F]"  # in str input: escaped, or already there
+_SURROGATE_TEXT = "[\ud800-\udfff]|\\\\u[dD][89a-fA-F]"  # escaped, or in a str given to decode
 _LONE_SURROGATE = "[\ud800-\udfff]"  # after decoding, a valid pair is one character: what is left is lone
-
-
-def _may_hold_surrogates(body: bytes | str) -> bool:
-    if isinstance(body, bytes):
-        return re.search(_ESCAPED_SURROGATE, body) is not None
-    return re.search(_SURROGATE_TEXT, body) is not None
 
 
 def _mended(value: Any) -> Any:
@@ -65,6 +61,7 @@ def _mended(value: Any) -> Any:
     return value
 
 
+NOT_UNICODE = "Unicode text (it holds undecodable bytes, or half of a \\ud800-\\udfff pair)"
 LONE_SURROGATE = (
     "a lone surrogate (a \\ud800-\\udfff escape without its other half) is not Unicode text: "
     "write the character itself, or both escapes of its pair"
@@ -74,21 +71,26 @@ LONE_SURROGATE = (
 def lone_surrogate_at(value: Any) -> str | None:
     """The JSON pointer of the first key or string in ``value`` that holds a lone surrogate, else None:
     for documents people write (policies, channels), which are refused rather than mended."""
-    stack: list[tuple[Any, str]] = [(value, "")]
+    stack: list[tuple[Any, str, object]] = [(value, "", None)]  # (node, its pointer, its key)
     while stack:
-        node, pointer = stack.pop()
+        node, pointer, key = stack.pop()
+        if isinstance(key, str) and re.search(_LONE_SURROGATE, key):
+            return pointer
         if isinstance(node, str):
             if re.search(_LONE_SURROGATE, node):
                 return pointer
             continue
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, item in reversed(list(items)):
-            token = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # the pointer is printable
-            where = f"{pointer}/{token.replace('~', '~0').replace('/', '~1')}"
-            if isinstance(key, str) and re.search(_LONE_SURROGATE, key):
-                return where
-            stack.append((item, where))
+        for child_key, item in reversed(list(items)):  # popped in document order
+            token = str(child_key).encode("utf-8", "backslashreplace").decode("utf-8")  # printable
+            stack.append((item, f"{pointer}/{token.replace('~', '~0').replace('/', '~1')}", child_key))
     return None
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds half a UTF-16 pair (from a JSON escape, or undecodable bytes in a file
+    name or the environment, which Python keeps as U+DC80..U+DCFF)."""
+    return re.search(_LONE_SURROGATE, text) is not None
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:

@@ -24,7 +24,14 @@ from imagewatch.alerts.channels import platform_for
 from imagewatch.alerts.delivery import Channel
 from imagewatch.alerts.ledger import DEFAULT_REPEAT_INTERVAL_MS, ChannelRule
 from imagewatch.settings import SettingsError, check_webhook_url
-from imagewatch.untrusted_json import LONE_SURROGATE, lone_surrogate_at
+from imagewatch.untrusted_json import (
+    LONE_SURROGATE,
+    MAX_DEPTH,
+    NOT_UNICODE,
+    depth_exceeds,
+    has_lone_surrogate,
+    lone_surrogate_at,
+)
 
 # Any name-shaped reference is checked (``${_X_AMZN_TRACE_ID}``, ``${path}`` too), not only the
 # names it may resolve: a reference is never left in place unexamined.
@@ -82,6 +89,9 @@ def _resolve(value: str, pointer: str, env: Mapping[str, str], problems: list[tu
                 (pointer, f"${{{name}}} is not set (expected a setting or secret key named {name}){also}")
             )
             return ""
+        if has_lone_surrogate(env[name]):  # never quoted: it may be a secret
+            problems.append((pointer, f"${{{name}}} is not {NOT_UNICODE}"))
+            return ""
         return env[name]
 
     return _REFERENCE.sub(substitute, value)
@@ -119,6 +129,8 @@ def parse_channels(text: str, origin: Path | str, env: Mapping[str, str]) -> lis
         document = json.loads(text)
     except (ValueError, RecursionError) as exc:  # RecursionError: a long run of [ (not a ValueError)
         raise ChannelsFileError(origin, [f"not JSON ({exc})"]) from None
+    if depth_exceeds(document, MAX_DEPTH):  # validating it would recurse past Python's limit
+        raise ChannelsFileError(origin, [f"nested more than {MAX_DEPTH} levels deep"])
     if (pointer := lone_surrogate_at(document)) is not None:
         raise ChannelsFileError(origin, [f"{pointer}: {LONE_SURROGATE}"])
     return channels_from_document(document, origin, env)

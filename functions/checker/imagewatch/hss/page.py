@@ -62,8 +62,8 @@ def parse_page(
         raise HssTransportError(f"{where}: holds far more values than {limit} records can; refused unread")
     try:
         wire = _decode_typed(body)
-    except (msgspec.DecodeError, RecursionError):  # some record is not as documented: one by one
-        wire = None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        wire = None  # some record is not as documented, or holds bytes that are not UTF-8: one by one
     if wire is None or wire.data_list is None:  # (and a list that is missing or null, said precisely)
         return _parse_careful(body, offset, limit, request_id, attempts, throttled, where)
     records = _records(wire.data_list, wire.total_num, offset, limit, where, True)

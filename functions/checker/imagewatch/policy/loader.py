@@ -20,7 +20,7 @@ from imagewatch.policy.files import MAX_FILE_BYTES, FileRefused, json_files, rea
 from imagewatch.policy.model import LoadResult, Policy
 from imagewatch.policy.pushdown import pushdown_warnings
 from imagewatch.policy.schema import schema_problems
-from imagewatch.untrusted_json import LONE_SURROGATE, lone_surrogate_at
+from imagewatch.untrusted_json import LONE_SURROGATE, NOT_UNICODE, has_lone_surrogate, lone_surrogate_at
 
 MAX_JSON_DEPTH = 64  # far above any sensible policy (conditions stop at 10), below recursion limits
 
@@ -132,6 +132,9 @@ def check_document(doc: object, name: str) -> Checked:
 def load_file(path: Path, name: str | None = None, inside: Path | None = None) -> Checked:
     """One file: (policy or None, errors, warnings); ``inside`` as for ``read_json``."""
     name = name or str(path)
+    if has_lone_surrogate(name):  # bytes that are not UTF-8 in its name: it would reach every report
+        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return None, [PolicyError(shown, "", f"a file name that is not {NOT_UNICODE}: rename the file")], []
     doc, errors = read_json(path, name, inside)
     if doc is None:
         return None, errors, []
