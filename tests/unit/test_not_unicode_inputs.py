@@ -18,6 +18,7 @@ import pytest
 from imagewatch.alerts.routing import ChannelsFileError, channels_for, parse_channels
 from imagewatch.events import EventError, parse_event
 from imagewatch.policy import load_policies
+from imagewatch.policy.validate import validate_files
 from imagewatch.settings import Settings, SettingsError
 
 BASE = {"HSS_PROJECT_ID": "p1", "HSS_REGION": "cn-north-4", "HSS_AK": "AKID", "HSS_SK": "SKSECRET"}
@@ -78,6 +79,9 @@ def test_a_policy_file_whose_name_is_not_unicode_is_refused_by_its_escaped_name(
     assert error.file == str(folder / "broken\\udcff.json")
     assert "a file name that is not Unicode text" in error.message
     str(error).encode("utf-8")
+    # `imagewatch validate` reads files the same way, so it says so too (before: "valid" or schema errors)
+    [said] = validate_files([str(folder)]).errors
+    assert said == str(error)
 
 
 def test_a_channels_document_nested_past_the_validator_is_refused_before_validation() -> None:

@@ -77,6 +77,9 @@ def _repeated_keys(value: object, pointer: str = "") -> list[tuple[str, str]]:
 def read_json(path: Path, name: str, inside: Path | None = None) -> tuple[object, list[PolicyError]]:
     """The parsed file, or errors naming line and column (malformed) or pointer (repeated keys).
     ``inside``: the policy folder a symbolic link must stay in (None for a file named directly)."""
+    if has_lone_surrogate(name):  # bytes that are not UTF-8 in its name: it would reach every report
+        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return None, [PolicyError(shown, "", f"a file name that is not {NOT_UNICODE}: rename the file")]
     try:
         raw = read_regular_file(path, MAX_FILE_BYTES, "per policy file", inside)
     except FileRefused as refused:
@@ -132,9 +135,6 @@ def check_document(doc: object, name: str) -> Checked:
 def load_file(path: Path, name: str | None = None, inside: Path | None = None) -> Checked:
     """One file: (policy or None, errors, warnings); ``inside`` as for ``read_json``."""
     name = name or str(path)
-    if has_lone_surrogate(name):  # bytes that are not UTF-8 in its name: it would reach every report
-        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
-        return None, [PolicyError(shown, "", f"a file name that is not {NOT_UNICODE}: rename the file")], []
     doc, errors = read_json(path, name, inside)
     if doc is None:
         return None, errors, []
