@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,20 @@ def read(url: str, **options: object) -> tuple[list[str], object]:
         except HssTransportError as exc:
             return [], exc
         return identities, listing
+
+
+def handler_run(tmp_path: Path, **settings: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The settings and the scheduled event of a run through the real handler: the fixture pack, a
+    SQLite ledger and local reports under ``tmp_path`` (HSS_ENDPOINT is the test's to add)."""
+    env = {
+        "HSS_PROJECT_ID": "proj",
+        "HSS_AUTH_TOKEN": "token-value",
+        "POLICY_PATH": str(FIXTURE_PACK),
+        "STATE_PATH": str(tmp_path / "state.sqlite3"),
+        "REPORT_DIR": str(tmp_path / "reports"),
+        **settings,
+    }
+    return env, {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
 
 
 @pytest.fixture
@@ -246,15 +261,7 @@ def test_a_lying_answer_after_a_normal_run_resolves_nothing(
     from imagewatch.handler import handle
 
     monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, **_: 0.0)
-    env = {
-        "HSS_PROJECT_ID": "proj",
-        "HSS_AUTH_TOKEN": "token-value",
-        "POLICY_PATH": str(FIXTURE_PACK),
-        "STATE_PATH": str(tmp_path / "state.sqlite3"),
-        "REPORT_DIR": str(tmp_path / "reports"),
-        "HSS_MAX_IN_FLIGHT": "2",
-    }
-    event = {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
+    env, event = handler_run(tmp_path, HSS_MAX_IN_FLIGHT="2")
     with HostileHss(BIG) as hostile:
         env["HSS_ENDPOINT"] = hostile.url
         first = handle(event, env)
@@ -308,14 +315,7 @@ def test_lone_surrogates_from_hss_are_read_as_replacement_characters_and_the_run
     fleet = [record(i, **{name: value}) for i, (name, value) in enumerate(LONE.items())]
     fleet.append(record(len(fleet), host_name="ecs-\U0001f600"))
     fleet += [record(i) for i in range(len(fleet), 30)]
-    env = {
-        "HSS_PROJECT_ID": "proj",
-        "HSS_AUTH_TOKEN": "token-value",
-        "POLICY_PATH": str(FIXTURE_PACK),
-        "STATE_PATH": str(tmp_path / "state.sqlite3"),
-        "REPORT_DIR": str(tmp_path / "reports"),
-    }
-    event = {"source": "schedule", "scheduled_time": "2026-01-01T00:00:00Z"}
+    env, event = handler_run(tmp_path)
     with HostileHss(fleet) as hostile:
         env["HSS_ENDPOINT"] = hostile.url
         first = handle(event, env)
