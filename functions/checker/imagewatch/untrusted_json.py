@@ -1,10 +1,10 @@
 """Decoding JSON that came from outside (HSS, IAM, a webhook's answer, S3, Secrets Manager).
 
 ``json.loads`` can fail in more ways than ``ValueError``: a 60 KB run of ``[`` raises
-``RecursionError``, invalid UTF-8 raises ``UnicodeDecodeError``, and a value that decodes fine can still
-be nested deeper than any code downstream (``repr``, ``json.dumps``, a validator) survives. Every edge
-decodes through ``decode`` and turns its one error type into its own module's error, so no answer can
-crash a run with an exception nobody expected.
+``RecursionError``, and a value that decodes fine can still be nested deeper than any code downstream
+(``repr``, ``json.dumps``, a validator) survives. Every edge decodes through ``decode`` and turns its
+one error type into its own module's error, so no answer can crash a run with an exception nobody
+expected.
 
 Text comes out as Unicode text. Bytes are read as UTF-8 (the only encoding JSON between systems may
 use), each broken byte as U+FFFD — ``json.loads`` on bytes would also take UTF-16 and UTF-32, and keep
@@ -35,8 +35,6 @@ def decode(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise UntrustedJsonError("JSON nested too deeply to decode") from None
-    except UnicodeDecodeError:
-        raise UntrustedJsonError("not UTF-8 text") from None
     except ValueError as exc:  # json.JSONDecodeError
         raise UntrustedJsonError(f"not JSON ({_position(exc)})") from None
     if depth_exceeds(value, max_depth):
@@ -74,10 +72,10 @@ def lone_surrogate_at(value: Any) -> str | None:
     stack: list[tuple[Any, str, object]] = [(value, "", None)]  # (node, its pointer, its key)
     while stack:
         node, pointer, key = stack.pop()
-        if isinstance(key, str) and re.search(_LONE_SURROGATE, key):
+        if isinstance(key, str) and has_lone_surrogate(key):
             return pointer
         if isinstance(node, str):
-            if re.search(_LONE_SURROGATE, node):
+            if has_lone_surrogate(node):
                 return pointer
             continue
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
