@@ -45,11 +45,35 @@ def test_record_subjects_stay_apart_and_everything_comes_back_by_fingerprint(tmp
     with Workspace(tmp_path) as work:
         work.add_all(found)
         by_fp = list(work.found_keyed())
-        worst = list(work.found(worst_first=True))
-        assert work.count() == 80 and Counter(v.severity for v in worst) == {"critical": 30, "high": 50}
+        assert work.count() == 80 and Counter(v.severity for _, v in by_fp) == {"critical": 30, "high": 50}
     assert [fp for fp, _ in by_fp] == sorted(v.fingerprint for v in found)
     assert all(fp == v.fingerprint for fp, v in by_fp)
-    assert [v.severity for v in worst] == ["critical"] * 30 + ["high"] * 50
+
+
+def test_groups_are_sealed_apart_and_read_together_in_fingerprint_order(tmp_path: Path) -> None:
+    """One set per query: a sealed group holds its own findings and exemptions and takes no more; the
+    workspace reads every group as one stream, by fingerprint; later findings go to the next group."""
+    first = [finding(f"img{i}", "h1", policy="p") for i in range(40)]
+    second = [finding(f"img{i}", f"h{i % 2}", policy="q", kind="record") for i in range(25)]
+    with Workspace(tmp_path) as work:
+        work.add_all(first)
+        work.exempt(first[0].fingerprint)
+        sealed = work.seal_group()
+        work.add_all(second)
+        work.add(finding("img1", "h9", policy="p"))  # the next group's: never merged into the sealed one
+        work.exempt(second[3].fingerprint)
+        with pytest.raises(RuntimeError, match="read already"):
+            sealed.add(first[1])
+        assert [fp for fp, _ in sealed.found_keyed()] == sorted(v.fingerprint for v in first)
+        assert {v.hosts for _, v in sealed.found_keyed()} == {1}
+        assert list(sealed.exempted()) == [first[0].fingerprint]
+        last = work.last_group()
+        assert last.count() == 26 and list(last.exempted()) == [second[3].fingerprint]
+        every = list(work.found_keyed())
+        assert list(work.exempted()) == sorted([first[0].fingerprint, second[3].fingerprint])
+        assert work.count() == 66
+    assert [fp for fp, _ in every] == sorted([v.fingerprint for v in first + second] + [first[1].fingerprint])
+    assert list(tmp_path.iterdir()) == []  # every group's file gone with the workspace
 
 
 def test_more_findings_than_the_cache_holds_still_merge(tmp_path: Path) -> None:
@@ -76,9 +100,8 @@ def test_the_file_is_never_visible_so_even_a_killed_run_leaves_nothing(tmp_path:
     with pytest.raises(ZeroDivisionError), Workspace(tmp_path) as work:
         for index in range(3_000):  # past one write batch: the data is on disk, not only buffered
             work.add(finding(f"image-{index}", "h1"))
-        work._flush()
+        assert work.count() == 3_000  # the unlinked file holds everything
         assert list(tmp_path.iterdir()) == []
-        assert work.count() == 3_000  # and the unlinked file still holds everything
         raise ZeroDivisionError
     assert list(tmp_path.iterdir()) == []
 
@@ -137,16 +160,16 @@ def test_records_and_images_read_by_several_queries_count_once(
 
 
 @pytest.mark.parametrize("batch", [7, 2_000])
-def test_host_counts_and_names_are_each_images_distinct_hosts_worst_first_or_not(
+def test_host_counts_and_names_are_each_images_distinct_hosts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     """Each image's hosts counted once, their names (a host's id when nameless; its smallest name when
-    HSS gave it two) sorted and the first three shown — by fingerprint and worst first alike, with
-    images interleaved, hosts repeated, and a name holding the old separator character (\x1f); a host
-    met again in a later write batch (``batch`` 7) as in the same one."""
+    HSS gave it two) sorted and the first three shown, with images interleaved, hosts repeated, and a
+    name holding the old separator character (\x1f); a host met again in a later write batch
+    (``batch`` 7) as in the same one."""
     import random
 
-    monkeypatch.setattr("imagewatch.workspace.BATCH", batch)
+    monkeypatch.setattr("imagewatch.found_set.BATCH", batch)
 
     rng = random.Random(7)
     names: dict[str, dict[str, str]] = {}  # subject -> host -> smallest name seen
@@ -159,7 +182,6 @@ def test_host_counts_and_names_are_each_images_distinct_hosts_worst_first_or_not
             work.add(Violation("p", "t", "high", subject, f"{subject}:1", "m", kind="image", host=host,
                                host_name=name))  # fmt: skip
         by_fp = {v.subject: (v.hosts, v.host_names) for v in work.found()}
-        worst_first = {v.subject: (v.hosts, v.host_names) for v in work.found(worst_first=True)}
     expected = {s: (len(h), tuple(sorted(h.values())[:3])) for s, h in names.items()}
-    assert by_fp == worst_first == expected
+    assert by_fp == expected
     assert any(count > 3 for count, _ in expected.values())  # the "…" case is among them

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from msgspec import Struct, field, structs
@@ -31,7 +32,8 @@ from imagewatch.alerts.ledger import (
     unmark_attempted,
 )
 from imagewatch.alerts.ledger_copy import LedgerCopy
-from imagewatch.alerts.merge import Batch, Merged, merge_ledger
+from imagewatch.alerts.merge import Batch, Merged, merge_ledger, new_collectors
+from imagewatch.alerts.staged_merge import StagedMerge
 from imagewatch.alerts.store import LeaseHeldError, StateStore, StateStoreError
 from imagewatch.history import run_record
 from imagewatch.hss.client import HssClient
@@ -191,17 +193,18 @@ def find_violations(
     progress: Callable[[Listing], None] | None = None,
     reads: ReadCounter | None = None,
     exempted: Callable[[str], None] | None = None,
+    group_read: Callable[[tuple[str, ...], bool], None] | None = None,
 ) -> Findings:
     """Plan, fetch and evaluate every query, each violation handed to ``found`` as it is met; broken
-    policy files count as violations too. ``reads`` counts the distinct records and images read: when
-    one listing holds every other (a query without filters), only it is counted, and its records are
-    distinct already; otherwise every listing is."""
+    policy files count as violations too, after the last query. ``reads`` counts the distinct records
+    and images read: when one listing holds every other (a query without filters), only it is
+    counted, and its records are distinct already; otherwise every listing is. ``group_read`` hears,
+    as each query but the last ends, its policies and whether their read was complete: nothing more
+    will be found for them (the staged merge starts on them)."""
     findings = Findings({INVALID_POLICY_ID})
-    for violation in invalid_policy_violations(loaded.errors):
-        found(violation)
     planned_queries = plan(policies, enterprise_project)
     widest = covering_query(planned_queries)
-    for planned in planned_queries:
+    for number, planned in enumerate(planned_queries, 1):
         seen = None
         if reads is not None and widest is None:
             seen = reads.saw
@@ -221,6 +224,10 @@ def find_violations(
                 f"incomplete read of {planned.query.describe()}: nothing in it is marked resolved"
                 f" ({'; '.join(outcome.problems[:3])})"
             )
+        if group_read is not None and number < len(planned_queries):
+            group_read(planned.policy_ids, outcome.complete)
+    for violation in invalid_policy_violations(loaded.errors):
+        found(violation)
     return findings
 
 
@@ -499,27 +506,12 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 adopt_record_entries(deps.store, target, images, work)
             ledger.start(deps.store.scan(target))
 
-            # 2. plan, 3. fetch, 4. evaluate: every finding into the workspace, merged per subject
-            found = find_violations(
-                deps.hss,
-                policies,
-                loaded,
-                settings.hss_enterprise_project_id,
-                now_ms,
-                deps.deadline,
-                work.add,
-                deps.progress,
-                work,
-                exempted=work.exempt,
-            )
-
-            # 5. reconcile: the ledger and the findings merged in fingerprint order, written before
-            # anything is sent
+            # 5. reconcile, set up first: the ledger and the findings merged in fingerprint order, written
+            # before anything is sent; each query's policies as soon as its listing ends, while the next
+            # one is read (alerts/staged_merge.py)
             rules = [channel.rule for channel in deps.channels]
-            merged = merge_ledger(
-                ledger.entries(),
-                work,
-                judged=found.judged,
+            merge = partial(
+                merge_ledger,
                 now_ms=now_ms,
                 rules=rules,
                 labels=labels,
@@ -531,6 +523,23 @@ def _check(request: RunRequest, deps: RunDeps) -> dict[str, Any]:
                 on_resolved=both(report.add_resolved, page.rows.add_resolved) if report and page else None,
                 sla=sla_for(settings.sla_by_severity, loaded.policies),
             )
+            with StagedMerge(ledger, work, merge, new_collectors(rules, titles, now_ms)) as staged:
+                # 2. plan, 3. fetch, 4. evaluate: every finding into the workspace, merged per subject
+                found = find_violations(
+                    deps.hss,
+                    policies,
+                    loaded,
+                    settings.hss_enterprise_project_id,
+                    now_ms,
+                    deps.deadline,
+                    work.add,
+                    deps.progress,
+                    work,
+                    exempted=work.exempt,
+                    group_read=staged.stage,
+                )
+                # 5. reconcile what is left: the last query's policies, and entries no query judges
+                merged = staged.finish(found.judged)
 
             # 6. notify
             notifier = Notifier(

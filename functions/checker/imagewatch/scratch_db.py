@@ -47,6 +47,18 @@ def open_scratch(
 
 
 @contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction for a batch: row by row, each insert would be its own (~80 µs instead of ~2)."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM delivered after the block, not inside it (POSIX, main thread; elsewhere a
     no-op: signal handlers run only in the main thread)."""

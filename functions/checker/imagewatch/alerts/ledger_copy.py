@@ -15,7 +15,7 @@ thread (a run cut short waits at most for the store call in flight).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 import msgspec
 
@@ -29,10 +29,13 @@ _decode = msgspec.msgpack.Decoder(LedgerEntry).decode
 
 
 class LedgerCopy:
-    """``start(store.scan(target))``, then ``entries()`` once the read is done; ``close()`` (or ``with``)."""
+    """``start(store.scan(target))``, then ``entries()`` once the read is done (or one policy group's
+    entries once its query is read, ``entries(only=…)``, and the rest at the end, ``entries(besides=…)``);
+    ``close()`` (or ``with``). ``entries`` may be called from another thread than ``start``, one at a
+    time."""
 
     def __init__(self) -> None:
-        table = "CREATE TABLE ledger (fp TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID;"
+        table = "CREATE TABLE ledger (fp TEXT PRIMARY KEY, policy TEXT, data BLOB) WITHOUT ROWID;"
         self._db, self._leftover = open_scratch("imagewatch-ledger-", script=table, shared=True)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,10 +56,10 @@ class LedgerCopy:
         self._thread.start()
 
     def _copy(self, entries: Iterable[LedgerEntry]) -> None:
-        batch: list[tuple[str, bytes]] = []
+        batch: list[tuple[str, str, bytes]] = []
         try:
             for entry in entries:
-                batch.append((entry.fingerprint, _encode(entry)))
+                batch.append((entry.fingerprint, entry.policy_id, _encode(entry)))
                 if len(batch) >= BATCH:
                     self._insert(batch)
                     if self._stop.is_set():
@@ -66,26 +69,32 @@ class LedgerCopy:
             self._insert(batch)
             self._error = exc
 
-    def _insert(self, batch: list[tuple[str, bytes]]) -> None:
+    def _insert(self, batch: list[tuple[str, str, bytes]]) -> None:
         if batch:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO ledger VALUES (?, ?)", batch)
+            self._db.executemany("INSERT INTO ledger VALUES (?, ?, ?)", batch)
             self._db.execute("COMMIT")
             self.copied += len(batch)
             batch.clear()
 
-    def entries(self) -> Iterator[LedgerEntry]:
-        """Every entry copied, ascending by fingerprint; then the store's read error, if there was one."""
+    def entries(
+        self, *, only: Collection[str] | None = None, besides: Collection[str] = ()
+    ) -> Iterator[LedgerEntry]:
+        """Every entry copied (of the policies in ``only``, if given; of none in ``besides``), ascending
+        by fingerprint; then the store's read error, if there was one."""
         if self._thread is None:
             raise RuntimeError("ledger copy: never started")
         self._thread.join()
+        wanted = None if only is None else frozenset(only)
+        unwanted = frozenset(besides)
         after = ""
         while True:  # in pages: the merge writes to the store, never to this file, but keep no cursor open
             page = self._db.execute(
-                "SELECT fp, data FROM ledger WHERE fp > ? ORDER BY fp LIMIT 1000", (after,)
+                "SELECT fp, policy, data FROM ledger WHERE fp > ? ORDER BY fp LIMIT 1000", (after,)
             ).fetchall()
-            for _, data in page:
-                yield _decode(data)
+            for _, policy, data in page:
+                if (wanted is None or policy in wanted) and policy not in unwanted:
+                    yield _decode(data)
             if len(page) < 1000:
                 break
             after = page[-1][0]

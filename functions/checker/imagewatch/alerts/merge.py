@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 from msgspec import Struct, field
 
@@ -35,6 +36,14 @@ from imagewatch.violation import Violation
 from imagewatch.workspace import Workspace
 
 WRITE_BATCH = 200  # entries per store write (DynamoDB: 8 BatchWriteItem calls)
+
+
+class FoundSource(Protocol):
+    """Findings in fingerprint order (a ``Workspace``: every group; a ``FoundSet``: one)."""
+
+    def found_keyed(self) -> Iterator[tuple[str, Violation]]: ...
+
+    def exempted(self) -> Iterator[str]: ...
 
 
 class Pair(Struct, frozen=True):
@@ -123,6 +132,27 @@ class Merged(Struct):
     written: int = 0
     forgotten: int = 0
 
+    def absorb(self, other: Merged) -> None:
+        """Add ``other``'s figures to these (a run merged group by group); the collectors and the tally
+        are shared by every group's merge, so they are taken as they are."""
+        for name in ("found_by_severity", "open_by_severity", "overdue_by_severity"):
+            getattr(self, name).update(getattr(other, name))
+        self.new += other.new
+        self.resolved += other.resolved
+        self.still_open += other.still_open
+        self.exempted_open += other.exempted_open
+        self.written += other.written
+        self.forgotten += other.forgotten
+        self.collectors = other.collectors
+        self.tally = other.tally
+
+
+def new_collectors(
+    rules: Sequence[ChannelRule], titles: Mapping[str, str], now_ms: int
+) -> dict[str, DigestCollector]:
+    """An empty ``DigestCollector`` per channel rule."""
+    return {rule.name: DigestCollector(titles, now_ms=now_ms) for rule in rules}
+
 
 def merge_ledger(
     entries: Iterable[LedgerEntry],
@@ -140,24 +170,32 @@ def merge_ledger(
     on_resolved: Callable[[LedgerEntry], None] | None = None,
     sla: Sla = DEFAULT_SLA,
     tally: ResolutionTally | None = None,
+    found: FoundSource | None = None,
+    collectors: dict[str, DigestCollector] | None = None,
 ) -> Merged:
     """Settle every fingerprint; write (``save``/``forget``, None for a dry run) and collect alerts.
 
     ``resend_to``: the "resend" action — only that channel, every open entry it wants. ``on_current``
     hears each violation found with its status (``new``/``open``), ``on_resolved`` each entry that
     resolved: the report's rows, in fingerprint order. ``sla``: the run's clocks; ``tally`` (else a new
-    one, ``Merged.tally``) is told every entry that resolved.
+    one, ``Merged.tally``) is told every entry that resolved. ``found``: the findings (else every one
+    in ``work``, which keeps the entries and alerts due either way); ``collectors``: each channel's,
+    to add to (one run merging group by group), else new ones (``Merged.collectors`` keeps those that
+    got an alert).
     """
-    merged = Merged(collectors={rule.name: DigestCollector(titles, now_ms=now_ms) for rule in rules})
+    if collectors is None:
+        collectors = new_collectors(rules, titles, now_ms)
+    merged = Merged(collectors=collectors)
     if tally is not None:
         merged.tally = tally
-    exempted = SortedMembers(work.exempted())
+    source = work if found is None else found
+    exempted = SortedMembers(source.exempted())
     saver = Batch(save) if save is not None else None
     forgetter = Batch(forget) if forget is not None else None
     kept = Batch(work.keep_entries)
     due_rows = Batch(work.note_due, 1_000)
     chosen = [rule for rule in rules if resend_to is None or rule.name == resend_to]
-    for pair in merge_by_fingerprint(entries, work.found_keyed()):
+    for pair in merge_by_fingerprint(entries, source.found_keyed()):
         if pair.violation is not None:
             merged.found_by_severity[pair.violation.severity] += 1
         settled = settle(pair.entry, pair.violation, judged, now_ms, sla, pair.fingerprint in exempted)
@@ -197,7 +235,7 @@ def merge_ledger(
             batch.flush()
     merged.written = saver.written if saver else 0
     merged.forgotten = forgetter.written if forgetter else 0
-    merged.collectors = {name: c for name, c in merged.collectors.items() if len(c)}
+    merged.collectors = {name: c for name, c in collectors.items() if len(c)}
     return merged
 
 
