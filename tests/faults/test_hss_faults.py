@@ -171,6 +171,28 @@ def test_hss_down_for_a_whole_run_fails_it_after_six_attempts_then_recovers(
     assert harness.invoke().summary["resolved"] == 1 and len(sink.received) == 2
 
 
+def test_a_later_listing_that_fails_holds_back_its_own_fixes_only(
+    harness: Harness, hss: Emulator, fleet: Fleet, sink: WebhookSink
+) -> None:
+    """Each query's policies are merged with the ledger as soon as their listing ends, while the next
+    one is read (``alerts/staged_merge.py``): the listing read whole resolves what it no longer finds,
+    though the run's other listing then fails; that one's fixes wait for a complete read."""
+    harness.invoke()
+    fleet.delete(["a@h1", "b@h1"])  # a: high-severity's (its own listing); b: malicious-files'
+    hss.faults.error(500, times=1, after=1)  # the first listing passes, the second's first page fails
+    summary = harness.invoke().summary
+    whole, cut = summary["queries"]
+    assert whole["complete"] and not cut["complete"] and summary["status"] == "partial"
+    fixed = {"high-severity": "a", "malicious-files": "b"}
+    [resolves] = [policy for policy in whole["policies"] if policy in fixed]
+    [waits] = [policy for policy in cut["policies"] if policy in fixed]
+    assert summary["resolved"] == 1
+    assert alerts(sink) == {("resolved", resolves, fingerprint(resolves, fixed[resolves]))}
+    healed = harness.invoke().summary
+    assert healed["status"] == "ok" and healed["resolved"] == 1
+    assert alerts(sink) == {("resolved", waits, fingerprint(waits, fixed[waits]))}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [

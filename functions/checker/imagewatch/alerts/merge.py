@@ -177,11 +177,11 @@ def merge_ledger(
 
     ``resend_to``: the "resend" action — only that channel, every open entry it wants. ``on_current``
     hears each violation found with its status (``new``/``open``), ``on_resolved`` each entry that
-    resolved: the report's rows, in fingerprint order. ``sla``: the run's clocks; ``tally`` (else a new
-    one, ``Merged.tally``) is told every entry that resolved. ``found``: the findings (else every one
-    in ``work``, which keeps the entries and alerts due either way); ``collectors``: each channel's,
-    to add to (one run merging group by group), else new ones (``Merged.collectors`` keeps those that
-    got an alert).
+    resolved: the report's rows, in fingerprint order (a run merging group by group: each group's).
+    ``sla``: the run's clocks; ``tally`` (else a new one, ``Merged.tally``) is told every entry that
+    resolved. ``found``: the findings (else every one in ``work``, which keeps the entries and alerts
+    due either way); ``collectors``: each channel's, to add to (one run merging group by group), else
+    new ones (``Merged.collectors`` keeps those that got an alert).
     """
     if collectors is None:
         collectors = new_collectors(rules, titles, now_ms)

@@ -1,11 +1,12 @@
 """The HTML report's table rows, spilled as the merge reports them, and the few counts its charts need.
 
-The merge hands every violation (``add``) and every entry it resolved (``add_resolved``) over once, in
-fingerprint order. Each becomes one compact JSON array, written in batches to an anonymous temporary
-file per severity (resolved entries in a sixth) (``tempfile.TemporaryFile``: on Linux it never has a
-name, so not even a killed run leaves it behind); only counts per policy and severity and the
-``WorstImages`` tally stay in memory. ``blocks`` reads the files back, critical first and resolved
-last, as the bytes of one JSON array, already escaped for an HTML ``<script>`` block.
+The merge hands every violation (``add``) and every entry it resolved (``add_resolved``) over once,
+query by query, each query's in fingerprint order. Each becomes one compact JSON array, written in
+batches to an anonymous temporary file per severity (resolved entries in a sixth)
+(``tempfile.TemporaryFile``: on Linux it never has a name, so not even a killed run leaves it behind);
+only counts per policy and severity and the ``WorstImages`` tally stay in memory. ``blocks`` reads the
+files back, critical first and resolved last, as the bytes of one JSON array, already escaped for an
+HTML ``<script>`` block.
 
 The table holds at most ``max_rows`` rows (``MAX_ROWS``), the worst ones: the page stays quick to
 open and a browser's memory bounded whatever the fleet (the CSV has every row, and the counts and

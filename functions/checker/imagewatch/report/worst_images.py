@@ -5,13 +5,13 @@ of ``nginx:1.25 on 6 hosts (…)`` or ``nginx:1.25 on ecs-a``), so every build o
 it runs on add up. Worst means most critical violations, then most high, ..., then the most hosts
 one of its violations spans.
 
-An image's violations reach the report in fingerprint order (a hash of policy and subject), scattered
-over the whole run, so no image's totals are final before the last row: a heap of the best so far
-cannot work. Each image is kept as a small list of counts (about 200 bytes with its name); past
-``in_memory`` images the lists are appended to a temporary SQLite file and the dict starts again
-empty, so memory stays bounded whatever the fleet, and the ranking is one ``GROUP BY`` (the sums of
-an image's pieces) ``ORDER BY ... LIMIT`` there. The 100,000-record benchmark fleet names about
-11,000 images: it never touches the disk.
+An image's violations reach the report in fingerprint order (a hash of policy and subject), query by
+query, scattered over the whole run, so no image's totals are final before the last row: a heap of the
+best so far cannot work. Each image is kept as a small list of counts (about 200 bytes with its name);
+past ``in_memory`` images the lists are appended to a temporary SQLite file and the dict starts again
+empty, so memory stays bounded whatever the fleet, and the ranking is one ``GROUP BY`` (the sums of an
+image's pieces) ``ORDER BY ... LIMIT`` there. The 100,000-record benchmark fleet names about 11,000
+images: it never touches the disk.
 """
 
 from __future__ import annotations
