@@ -251,7 +251,9 @@ def ledger_items(dynamo: dict[str, Any]) -> list[dict[str, Any]]:
 def test_dynamodb_throttled_after_a_send_resends_once_and_loses_nothing(
     dynamo: dict[str, Any], harness: Harness, sink: WebhookSink
 ) -> None:
-    dynamo["fail"]["batch_write_item"] = [3]  # 1: the reconcile write, 2: "sending", 3: the confirmation
+    # 1, 2: the reconcile writes (one per query's policies: the pack reads two listings), 3: "sending",
+    # 4: the confirmation
+    dynamo["fail"]["batch_write_item"] = [4]
     crashed = harness.invoke()
     assert isinstance(crashed.error, StateStoreError)
     assert str(crashed.error) == (
