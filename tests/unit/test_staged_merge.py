@@ -210,3 +210,52 @@ def test_leaving_the_run_stops_a_group_merge_in_flight(tmp_path: Path) -> None:
         assert [t.name for t in threading.enumerate() if t.name.startswith("merge")] == []
         assert 0 < pulled < EndlessLedger.LIMIT
         assert (endless.pulled, len(saved)) == (pulled, written)  # nothing after it returned
+
+
+def test_what_the_merge_feeds_works_from_its_thread_then_the_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report files and the HTML page's rows hear the first groups from the merge's thread and the
+    rest from the run's: everything they open along the way (the worst-images tally spills to a
+    SQLite file past ``IN_MEMORY`` images, here 2) works from either, and they hold what one merge of
+    everything would give them (found at 1,000,000 records, where the tally first spilled in a thread)."""
+    import gzip
+    import json
+
+    from imagewatch.report.html_rows import HtmlRows
+    from imagewatch.report.run_report import ViolationReport
+    from imagewatch.report.sink import LocalReportSink
+    from imagewatch.run import both
+
+    monkeypatch.setattr("imagewatch.report.worst_images.IN_MEMORY", 2)
+    ledger, found = fleet()
+    judged = {p for policies in GROUPS for p in policies}
+    outputs = []
+    for staged in (False, True):
+        report = ViolationReport(LocalReportSink(tmp_path / str(staged)), "run")
+        rows = HtmlRows(sorted(judged))
+        callbacks = {
+            "on_current": both(report.add, rows.add),
+            "on_resolved": both(report.add_resolved, rows.add_resolved),
+        }
+        with Workspace(tmp_path) as work, LedgerCopy() as copy:
+            copy.start(ledger)
+            merge = bound(Outcome(), **callbacks)
+            if staged:
+                with StagedMerge(copy, work, merge, new_collectors(RULES, {}, NOW)) as stages:
+                    for number, (policies, group) in enumerate(zip(GROUPS, found, strict=True), 1):
+                        work.add_all(group)
+                        if number < len(GROUPS):
+                            stages.stage(policies, True)
+                    stages.finish(judged)
+            else:
+                for group in found:
+                    work.add_all(group)
+                merge(copy.entries(), work, judged=judged)
+        files = report.close()
+        lines = sorted(gzip.decompress(Path(files["jsonl"]).read_bytes()).splitlines())
+        shown = sorted(json.dumps(row) for row in json.loads(b"".join(rows.blocks())))
+        outputs.append((lines, rows.worst.top(), shown))
+        rows.close()
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0][0]) > 1_000 and outputs[0][1]  # rows were written, images were ranked

@@ -57,9 +57,9 @@ def _rank_key(item: tuple[str, list[int]]) -> tuple[Any, ...]:
 class WorstImages:
     """``add`` each open violation; ``top()`` when done; ``close()`` drops the spill file, if any."""
 
-    def __init__(self, in_memory: int = IN_MEMORY) -> None:
+    def __init__(self, in_memory: int | None = None) -> None:
         self._held: dict[str, list[int]] = {}  # image name -> [count per severity rank ..., hosts]
-        self._in_memory = max(1, in_memory)
+        self._in_memory = max(1, IN_MEMORY if in_memory is None else in_memory)
         self._db: sqlite3.Connection | None = None
 
     def add(self, label: str, rank: int, hosts: int) -> None:
@@ -96,7 +96,9 @@ class WorstImages:
         """Append the held images to the SQLite file (summed per image by ``top``), and start again."""
         if self._db is None:
             counts = " INTEGER, ".join(f"c{rank}" for rank in range(_RANKS))
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file, deleted on close
+            # "": a temporary file, deleted on close. Any thread: the run's merge feeds this from a
+            # thread of its own for each query but the last, then from the run's thread (one at a time)
+            self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
             self._db.executescript(
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
                 f"CREATE TABLE images (name TEXT, {counts} INTEGER, hosts INTEGER);"
