@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable, Iterator
 import msgspec
 
 from imagewatch.alerts.ledger import LedgerEntry
-from imagewatch.scratch_db import open_scratch
+from imagewatch.scratch_db import open_scratch, transaction
 
 BATCH = 500  # entries per insert (a SQLite store's page; a DynamoDB page holds up to ~2,000 small ones)
 
@@ -71,9 +71,8 @@ class LedgerCopy:
 
     def _insert(self, batch: list[tuple[str, str, bytes]]) -> None:
         if batch:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO ledger VALUES (?, ?, ?)", batch)
-            self._db.execute("COMMIT")
+            with transaction(self._db):
+                self._db.executemany("INSERT INTO ledger VALUES (?, ?, ?)", batch)
             self.copied += len(batch)
             batch.clear()
 

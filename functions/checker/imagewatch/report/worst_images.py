@@ -24,6 +24,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from imagewatch.scratch_db import transaction
 from imagewatch.violation import SEVERITIES
 
 IN_MEMORY = 32_768  # images held before spilling (about 6 MiB)
@@ -104,9 +105,8 @@ class WorstImages:
                 f"CREATE TABLE images (name TEXT, {counts} INTEGER, hosts INTEGER);"
             )
         insert = f"INSERT INTO images VALUES (?, {', '.join('?' * (_RANKS + 1))})"  # noqa: S608
-        self._db.execute("BEGIN")
-        self._db.executemany(insert, ((name, *counts) for name, counts in self._held.items()))
-        self._db.execute("COMMIT")
+        with transaction(self._db):
+            self._db.executemany(insert, ((name, *counts) for name, counts in self._held.items()))
         self._held.clear()
 
     def close(self) -> None:
