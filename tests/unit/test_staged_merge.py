@@ -177,9 +177,11 @@ def test_a_failed_group_merge_is_raised_by_the_run(tmp_path: Path) -> None:
 
 class EndlessLedger:
     """A ledger copy whose entries never end (ascending fingerprints): a merge of it ends only when
-    it is stopped. ``pulled`` counts the entries read; ``started`` is set at the first."""
+    it is stopped. ``pulled`` counts the entries read; ``started`` is set once the merge has taken
+    ``STARTED`` of them (it is merging, not failed at its first)."""
 
-    LIMIT = 5_000_000  # far past any stop: reaching it means the merge was not stopped
+    LIMIT = 300_000  # far past any stop: reaching it means the merge was not stopped
+    STARTED = 1_000
 
     def __init__(self) -> None:
         self.pulled = 0
@@ -188,8 +190,11 @@ class EndlessLedger:
     def entries(self, **_: object) -> Iterator[LedgerEntry]:
         for i in range(self.LIMIT):
             self.pulled += 1
-            self.started.set()
-            yield LedgerEntry.from_violation(violation("gone", f"img{i:09d}", i), NOW)
+            if self.pulled == self.STARTED:
+                self.started.set()
+            made = LedgerEntry.from_violation(violation("gone", f"img{i:09d}", i), NOW)
+            made.fingerprint = f"{i:020d}"  # ascending, as a ledger is read
+            yield made
 
 
 def test_leaving_the_run_stops_a_group_merge_in_flight(tmp_path: Path) -> None:
@@ -208,7 +213,7 @@ def test_leaving_the_run_stops_a_group_merge_in_flight(tmp_path: Path) -> None:
             raise KeyboardInterrupt  # the read of the next query, cut by Ctrl-C
         pulled, written = endless.pulled, len(saved)
         assert [t.name for t in threading.enumerate() if t.name.startswith("merge")] == []
-        assert 0 < pulled < EndlessLedger.LIMIT
+        assert EndlessLedger.STARTED <= pulled < EndlessLedger.LIMIT
         assert (endless.pulled, len(saved)) == (pulled, written)  # nothing after it returned
 
 
