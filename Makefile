@@ -66,8 +66,13 @@ run: $(STAMP)
 # dependencies: c7n pins boto3==1.43.103 exactly, and resolving that would downgrade the boto3 the
 # suite is tested against (requirements.txt pins 1.44.8). Its filters need only PyYAML besides what
 # the dev install already has.
+#
+# valgrind counts the cold-start imports in instructions (bench/bench_import.py), a figure that repeats
+# where the times move with the machine's load; installed when missing and apt-get is at hand as root,
+# otherwise that one row says it is not installed.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'c7n>=0.9,<1' 'pyyaml>=6,<7'
+	@command -v valgrind >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } || echo "valgrind is not installed: the cold-start instruction count is skipped"
 	$(BIN)/python bench/run.py
 
 clean:

@@ -14,6 +14,12 @@ ships (Lambda's /var/task is read-only, so it compiles every module on every col
 dependencies are the third-party packages that imagewatch modules import directly (read from
 ``python -X importtime``), imported together (pip compiled their bytecode at install, as the
 Makefile does for the zip).
+
+Beside the times, the same two imports counted in instructions by valgrind's callgrind (when valgrind
+is installed; ``make bench`` installs it on Debian): a count that repeats to ~0.05% whatever else the
+machine is doing, where the times' ratio moves by several percent between benches on a shared 2-core
+VM. Instructions are not time (a file opened or a page faulted in costs time the count does not see),
+so the target is judged on the times; the count says whether a change moved imagewatch's own share.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import statistics
@@ -119,6 +126,48 @@ def median_ratio(rounds: list[list[float]], numerator: int, denominator: int) ->
     return statistics.median(times[numerator] / times[denominator] for times in rounds)
 
 
+@dataclass(frozen=True)
+class Instructions:
+    app: int  # instructions executed by `import app` (as deployed)
+    deps: int  # by importing the dependencies alone
+
+    @property
+    def ratio(self) -> float:
+        return self.app / self.deps
+
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def count_instructions(statement: str, blocked: list[str], root: Path) -> int:
+    """Instructions a fresh interpreter executes for ``statement`` (``-c`` with the bench's prelude),
+    counted by callgrind; the same hash seed every time, so dicts and sets hash alike from run to run."""
+    callgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    done = subprocess.run(
+        [*callgrind, PYTHON, "-c", _script(statement, blocked, root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    match = _COLLECTED.search(done.stderr)
+    if match is None:
+        raise RuntimeError(f"callgrind printed no instruction count: {done.stderr[-500:]!r}")
+    return int(match[1])
+
+
+def instructions(deps: list[str], blocked: list[str], deployed: Path) -> Instructions | None:
+    """The two imports in instructions, each less the interpreter's start and the prelude (a ``pass``);
+    None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    base = count_instructions("pass", blocked, deployed)
+    return Instructions(
+        app=count_instructions("import app", blocked, deployed) - base,
+        deps=count_instructions("import " + ", ".join(deps), blocked, deployed) - base,
+    )
+
+
 def import_tree(blocked: list[str], root: Path = CHECKER) -> list[Entry]:
     """``python -X importtime -c 'import app'`` from ``root``, each line with the module that imported
     it. Timed from the deployed copy: in the source tree, a module whose bytecode is stale (edited,
@@ -184,6 +233,7 @@ class ImportResult:
     heaviest: list[str]
     own_modules: int  # imagewatch modules (and app) imported at cold start
     own_self_ms: float  # their own import time together (-X importtime self times, one run)
+    instructions: Instructions | None  # None: valgrind is not installed
 
 
 def run(runs: int = RUNS) -> ImportResult:
@@ -205,6 +255,7 @@ def run(runs: int = RUNS) -> ImportResult:
         )
         app_s, deps_s, app_no_bytecode_s = (min(column) for column in zip(*rounds, strict=True))
         ratio, quartiles = median_ratio(rounds, 0, 1), ratio_quartiles(rounds, 0, 1)
+        counted = instructions(deps, blocked, deployed)
     finally:
         shutil.rmtree(deployed, ignore_errors=True)
         shutil.rmtree(source_only, ignore_errors=True)
@@ -236,6 +287,7 @@ def run(runs: int = RUNS) -> ImportResult:
         heaviest,
         len(own),
         sum(e.self_us for e in own) / 1000,
+        counted,
     )
 
 
@@ -243,7 +295,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS)
     result = run(parser.parse_args().runs)
-    print(json.dumps(result.__dict__, indent=2))
+    print(json.dumps(result.__dict__, indent=2, default=lambda counted: counted.__dict__))
     return 0
 
 
