@@ -115,6 +115,7 @@ class FoundSet:
         if not self._sealed:
             self.flush()
             self._sealed = True
+            self._seen = set()  # only ``add`` needs it: up to SEEN_CACHE fingerprints (~5 MB) let go
         return self
 
     def found_keyed(self) -> Iterator[tuple[str, Violation]]:
@@ -128,6 +129,9 @@ class FoundSet:
             if violation.kind == "image":
                 violation = aggregated(violation, *hosts.get(fp))
             yield fp, violation
+        # read whole (a merge): its page cache (up to CACHE_KIB) is given back while later queries are
+        # read and merged; a later read (Security Hub's) fills it again
+        self._db.execute("PRAGMA shrink_memory")
 
     def exempted(self) -> Iterator[str]:
         """Every exempted fingerprint once, ascending (the ledger's order)."""
