@@ -285,7 +285,7 @@ def run(runs: int = RUNS) -> ImportResult:
         blocked,
         findings,
         heaviest,
-        len({e.name for e in own}),  # a module may print twice (imagewatch.hss.errors, imported in a cycle)
+        len({e.name for e in own}),  # importtime prints hss.errors twice: its package imports it first
         sum(e.self_us for e in own) / 1000,
         counted,
     )
