@@ -17,6 +17,9 @@ with an SQLite ledger, local reports and a loopback Slack stand-in as its channe
 - at 100,000 records, the inventory read alone: a child that only iterates
   ``HssClient.list_images`` over ``plan(shipped pack)`` with ``build_client(Settings)`` — the same
   queries and client settings as the run, no policy work. The second run is compared with it.
+  Beside it, the inventory read once (one unfiltered listing of the same enterprise project: each
+  record once), an informative figure: the shipped pack's filtered queries re-read records the
+  unfiltered one reads too, so the planned read is longer than the inventory is.
 
 Then the issue's "Why" scenario as a new user runs it: emulator ``--fleet-size 100000 --seed 3
 --enterprise-projects 0``, ``imagewatch run`` (the CLI, default concurrency, default enterprise
@@ -43,6 +46,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +128,8 @@ class FleetResult:
     inventory_s: float | None = None  # the inventory read alone: the median of PAIRS reads
     inventory_records: int | None = None
     pairs: list[tuple[float, float]] = field(default_factory=list)  # (steady run s, read alone s), in turn
+    once: list[float] = field(default_factory=list)  # the inventory read once (no filters), s, one per pair
+    once_records: int | None = None
 
     @property
     def steady_ratio(self) -> float | None:
@@ -132,6 +138,14 @@ class FleetResult:
         the section favours neither (one pair alone moved between 1.11x and 1.24x; on 2026-12-02 three
         reads in a row took 9.4, 8.6 and 7.6 s)."""
         return statistics.median(run / read for run, read in self.pairs) if self.pairs else None
+
+    @property
+    def once_ratio(self) -> float | None:
+        """The same against the inventory read once (each record once): what the run costs over the
+        least reading it could do, the planned queries' overlap included."""
+        if not self.once:
+            return None
+        return statistics.median(run / once for (run, _), once in zip(self.pairs, self.once, strict=True))
 
 
 @dataclass
@@ -192,30 +206,35 @@ def child_run(env: dict[str, str]) -> None:
     )
 
 
-def _listings(env: dict[str, str]) -> Iterator[tuple[Any, list[Any]]]:
+def _listings(env: dict[str, str], *, once: bool = False) -> Iterator[tuple[Any, list[Any]]]:
     """The run's planned listings of the pack at POLICY_PATH, with the same client settings: yields
-    (listing, the query's image-rule policies)."""
+    (listing, the query's image-rule policies). ``once``: instead, one listing without filters of the
+    same enterprise project, every record once (and no policies)."""
     from imagewatch.hss.factory import build_client
+    from imagewatch.hss.query import ImageQuery
     from imagewatch.plan import plan
     from imagewatch.policy import load_policies
     from imagewatch.settings import Settings
 
     settings = Settings.from_env(env)
-    loaded = load_policies(settings.policy_path)
     client = build_client(settings)
     try:
-        for planned in plan(loaded.policies, settings.hss_enterprise_project_id):
+        if once:
+            yield client.list_images(ImageQuery(enterprise_project_id=settings.hss_enterprise_project_id)), []
+            return
+        for planned in plan(load_policies(settings.policy_path).policies, settings.hss_enterprise_project_id):
             rules = [policy for policy in planned.policies if policy.fleet is None]
             yield client.list_images(planned.query), rules
     finally:
         client.close()
 
 
-def child_inventory(env: dict[str, str]) -> None:
-    """Read every planned listing and do nothing else: the floor a run cannot go below."""
+def child_inventory(env: dict[str, str], *, once: bool = False) -> None:
+    """Read every planned listing (``once``: the inventory, each record once) and do nothing else:
+    the floor a run cannot go below."""
     start = time.perf_counter()
     records = 0
-    for listing, _ in _listings(env):
+    for listing, _ in _listings(env, once=once):
         for _ in listing:
             records += 1
     print(json.dumps({"records": records, "seconds": time.perf_counter() - start}))
@@ -266,7 +285,12 @@ def child_census(env: dict[str, str]) -> None:
     )
 
 
-CHILDREN = {"run": child_run, "inventory": child_inventory, "census": child_census}
+CHILDREN = {
+    "run": child_run,
+    "inventory": child_inventory,
+    "inventory-once": partial(child_inventory, once=True),
+    "census": child_census,
+}
 
 
 # --- in the parent ---------------------------------------------------------------------------------
@@ -467,15 +491,21 @@ def measure(size: int, *, inventory: bool | None = None) -> FleetResult:
                     print(f"  inventory read alone, {size:,} ({turn + 1} of {PAIRS}) …", flush=True)
                     child = spawn([PYTHON, __file__, "--child", "inventory"], env, served, "inventory read")
                     figures = _last_json(child, "inventory read")
+                    once = _last_json(
+                        spawn([PYTHON, __file__, "--child", "inventory-once"], env, served, "inventory once"),
+                        "inventory once",
+                    )
                     if read_first:
                         steady = one_run(f"{size:,} steady run {turn + 2}", run_command, env, served, sink)
                     reads.append(figures["seconds"])
                     result.pairs.append((steady.seconds, figures["seconds"]))
-                    result.inventory_records = figures["records"]
+                    result.once.append(once["seconds"])
+                    result.inventory_records, result.once_records = figures["records"], once["records"]
                     print(
                         f"    {figures['records']:,} records in {figures['seconds']:.1f} s (no policy work;"
-                        f" emulator CPU {child.emulator_cpu_s:.1f} s); its steady run"
-                        f" ({'after' if read_first else 'before'} it): {steady.seconds:.1f} s",
+                        f" emulator CPU {child.emulator_cpu_s:.1f} s), the inventory once {once['records']:,}"
+                        f" in {once['seconds']:.1f} s; its steady run"
+                        f" ({'after' if read_first else 'before'} them): {steady.seconds:.1f} s",
                         flush=True,
                     )
                 result.inventory_s = statistics.median(reads)
@@ -613,6 +643,11 @@ def print_report(fleets: list[FleetResult], why: ScenarioResult | None) -> None:
         if f.inventory_s is not None:
             print(
                 f"  {f.size:,} inventory read alone: {f.inventory_records:,} records in {f.inventory_s:.1f} s"
+            )
+        if f.once_ratio is not None:
+            print(
+                f"  {f.size:,} inventory read once (no filters): {f.once_records:,} records in"
+                f" {statistics.median(f.once):.1f} s; steady runs {f.once_ratio:.2f}x that (informative)"
             )
     if why is not None:
         if why.census is not None:

@@ -195,6 +195,15 @@ def fleet_rows(sizes: list[int]) -> list[Row]:
                     f"{f.steady_ratio:.2f}x (median of pairs)",
                 )
             )
+        if f.once_ratio is not None:
+            rows.append(
+                (
+                    f"  inventory read once, {f.size:,}",
+                    f"{statistics.median(f.once):.1f} s, {f.once_records:,} records",
+                    f"the planned listings read {f.inventory_records:,}",
+                    f"{f.once_ratio:.2f}x (steady run over it, informative)",
+                )
+            )
     if why is not None:
         rows += _run_row(why.first, "issue 13 scenario (100k, seed 3), first")
         rows += _run_row(why.second, "issue 13 scenario (100k, seed 3), second")
