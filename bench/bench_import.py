@@ -13,7 +13,8 @@ not. "Without bytecode" is the same source with nothing precompiled, what SAM's 
 ships (Lambda's /var/task is read-only, so it compiles every module on every cold start). The
 dependencies are the third-party packages that imagewatch modules import directly (read from
 ``python -X importtime``), imported together (pip compiled their bytecode at install, as the
-Makefile does for the zip).
+Makefile does for the zip). A fourth case imports the dependencies first, untimed, then times
+``import app``: imagewatch's own share in milliseconds, the figure the ratio is made of (informative).
 
 Beside the times, the same two imports counted in instructions by valgrind's callgrind (when valgrind
 is installed; ``make bench`` installs it on Debian): a count that repeats to ~0.05% whatever else the
@@ -84,24 +85,30 @@ def deployed_copy(*, bytecode: bool = True) -> Path:
     return root
 
 
-def _script(statement: str, blocked: list[str], root: Path = CHECKER) -> str:
+def _script(statement: str, blocked: list[str], root: Path = CHECKER, setup: str = "") -> str:
+    """A ``-c`` program that times ``statement`` alone, after ``setup`` (untimed)."""
     return (
         f"import sys, time; sys.path.insert(0, {str(root)!r})\n"
-        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n{setup}\n"
         f"start = time.perf_counter()\n{statement}\nprint(time.perf_counter() - start)"
     )
 
 
-def time_rounds(cases: list[tuple[str, Path]], blocked: list[str], runs: int) -> list[list[float]]:
-    """Seconds for each (statement, root) in a fresh interpreter, ``runs`` rounds: one list of the
-    cases' times per round. The cases take turns, round after round, so that a slow spell of the
-    machine hits every one of them alike."""
+def time_rounds(
+    cases: list[tuple[str, Path] | tuple[str, Path, str]], blocked: list[str], runs: int
+) -> list[list[float]]:
+    """Seconds for each (statement, root[, untimed setup]) in a fresh interpreter, ``runs`` rounds: one
+    list of the cases' times per round. The cases take turns, round after round, so that a slow spell
+    of the machine hits every one of them alike."""
     rounds = []
     for _ in range(runs):
         times = []
-        for statement, root in cases:
+        for statement, root, *setup in cases:
             done = subprocess.run(
-                [PYTHON, "-c", _script(statement, blocked, root)], capture_output=True, text=True, check=True
+                [PYTHON, "-c", _script(statement, blocked, root, *setup)],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             times.append(float(done.stdout.strip().splitlines()[-1]))
         rounds.append(times)
@@ -225,6 +232,8 @@ class ImportResult:
     ratio: float  # app over dependencies alone, the median of the rounds' ratios
     ratio_quartiles: tuple[float, float]  # the middle half of the rounds' ratios
     app_no_bytecode_s: float  # the same without precompiled bytecode (SAM's default builder)
+    own_s: float  # `import app` as deployed, timed after the dependencies are in (median of the rounds)
+    own_share: float  # that over the dependencies' import in the same round (median of the rounds)
     deps_s: float
     app_venv_s: float
     deps: list[str]
@@ -249,11 +258,13 @@ def run(runs: int = RUNS) -> ImportResult:
                 ("import " + ", ".join(deps), CHECKER),
                 # may not write bytecode: every run compiles, as on a read-only /var/task
                 ("import sys; sys.dont_write_bytecode = True\nimport app", source_only),
+                ("import app", deployed, "import " + ", ".join(deps)),
             ],
             blocked,
             runs,
         )
-        app_s, deps_s, app_no_bytecode_s = (min(column) for column in zip(*rounds, strict=True))
+        app_s, deps_s, app_no_bytecode_s, _ = (min(column) for column in zip(*rounds, strict=True))
+        own_s, own_share = statistics.median(times[3] for times in rounds), median_ratio(rounds, 3, 1)
         ratio, quartiles = median_ratio(rounds, 0, 1), ratio_quartiles(rounds, 0, 1)
         counted = instructions(deps, blocked, deployed)
     finally:
@@ -279,6 +290,8 @@ def run(runs: int = RUNS) -> ImportResult:
         ratio,
         quartiles,
         app_no_bytecode_s,
+        own_s,
+        own_share,
         deps_s,
         app_venv_s,
         deps,

@@ -237,6 +237,12 @@ def import_rows() -> tuple[list[Row], list[str]]:
             f"{r.ratio_quartiles[1]:.2f}x; of the bests {r.app_s / r.deps_s:.2f}x)",
         ),
         (
+            "  imagewatch's own import, after the dependencies",
+            f"{r.own_s * 1000:.1f} ms (median of {bench_import.RUNS})",
+            "the dependencies' import in the same round",
+            f"{r.own_share:.1%} of it (informative)",
+        ),
+        (
             "  counted in instructions (callgrind)",
             f"{r.instructions.app / 1e6:.1f} M" if r.instructions else "valgrind not installed",
             f"dependencies alone: {r.instructions.deps / 1e6:.1f} M" if r.instructions else "",
